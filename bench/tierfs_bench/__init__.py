@@ -1,0 +1,1 @@
+"""tierfs benchmarks: scenarios that measure tierfs side by side with its anchors."""
