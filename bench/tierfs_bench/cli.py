@@ -1,15 +1,25 @@
-"""``tierfs-bench SCENARIO``: each scenario module registers one subcommand."""
+"""``tierfs-bench SCENARIO``: each scenario module registers one subcommand.
+
+A scenario module exposes ``register(subparsers)``, which adds its parser and sets
+``run=`` to a function of the parsed arguments; adding a scenario is adding one module
+and one line to ``_SCENARIOS``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
+
+_SCENARIOS: list[str] = []  # module names under tierfs_bench, e.g. "read"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tierfs-bench", description=__doc__.splitlines()[0])
-    parser.add_subparsers(dest="scenario", required=True)
+    scenarios = parser.add_subparsers(dest="scenario", required=True)
+    for name in _SCENARIOS:
+        importlib.import_module(f"tierfs_bench.{name}").register(scenarios)
     return parser
 
 
