@@ -1,0 +1,120 @@
+"""Results of a scenario: medians over repeated runs, a text table, JSON and PNG output.
+
+Every scenario reports through this module, so tables, ratios and files look the same.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Measurement:
+    """One variant of a scenario, measured ``len(seconds)`` times over the same bytes."""
+
+    variant: str
+    workload: str
+    nbytes: int
+    seconds: list[float] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def median_seconds(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.nbytes / 1e6 / self.median_seconds
+
+
+def time_call(func: Callable[[], object]) -> float:
+    """Wall-clock seconds of one call."""
+    start = time.perf_counter()
+    func()
+    return time.perf_counter() - start
+
+
+@dataclass
+class Report:
+    scenario: str
+    measurements: list[Measurement] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, measurement: Measurement) -> Measurement:
+        self.measurements.append(measurement)
+        return measurement
+
+    def find(self, variant: str, workload: str) -> Measurement | None:
+        for measurement in self.measurements:
+            if measurement.variant == variant and measurement.workload == workload:
+                return measurement
+        return None
+
+    def ratio(self, measurement: Measurement, baseline_variant: str) -> float | None:
+        """Throughput of ``measurement`` over the baseline's, for the same workload."""
+        baseline = self.find(baseline_variant, measurement.workload)
+        if baseline is None:
+            return None
+        return measurement.mb_per_s / baseline.mb_per_s
+
+    def table(self, baselines: list[str]) -> str:
+        header = ["workload", "variant", "MB/s", "median s", "runs"] + [
+            f"x {name}" for name in baselines
+        ]
+        rows = [header]
+        for m in self.measurements:
+            ratios = [self.ratio(m, name) for name in baselines]
+            rows.append(
+                [m.workload, m.variant, f"{m.mb_per_s:,.1f}", f"{m.median_seconds:.4f}",
+                 str(len(m.seconds))]
+                + ["-" if r is None else f"{r:.2f}" for r in ratios]
+            )
+        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+        lines = [
+            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows
+        ]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return "\n".join([f"== {self.scenario} =="] + lines + self.notes)
+
+    def to_json(self, path: str | Path, baselines: list[str]) -> None:
+        payload = {
+            "scenario": self.scenario,
+            "notes": self.notes,
+            "measurements": [
+                asdict(m) | {
+                    "median_seconds": m.median_seconds,
+                    "mb_per_s": m.mb_per_s,
+                    "ratios": {name: self.ratio(m, name) for name in baselines},
+                }
+                for m in self.measurements
+            ],
+        }
+        Path(path).write_text(json.dumps(payload, indent=2))
+
+    def plot(self, directory: str | Path) -> list[Path]:
+        """One bar chart of MB/s per workload; returns the PNG paths written."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        written = []
+        for workload in dict.fromkeys(m.workload for m in self.measurements):
+            rows = [m for m in self.measurements if m.workload == workload]
+            figure, axes = plt.subplots(figsize=(8, 0.5 * len(rows) + 1.5))
+            axes.barh([m.variant for m in rows], [m.mb_per_s for m in rows])
+            axes.set_xlabel("MB/s (median)")
+            axes.set_title(f"{self.scenario}: {workload}")
+            figure.tight_layout()
+            path = directory / f"{self.scenario}-{workload}.png".replace(" ", "_")
+            figure.savefig(path)
+            plt.close(figure)
+            written.append(path)
+        return written
