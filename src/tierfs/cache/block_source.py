@@ -1,0 +1,171 @@
+"""Serving byte ranges of objects from cached blocks, fetching the missing blocks.
+
+This is where the cache, single-flight and the fetcher meet: a read is cut into
+block pieces; hits are served from the tiers; the misses of *all* pieces (of one
+read, or of many paths in ``cat``) are fetched together, concurrently, once each.
+Sequential readers call ``prefetch`` to have the next blocks fetched in the background.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+from tierfs.cache.block_key import ObjectRef, block_key
+from tierfs.cache.fetcher import RangeFetcher, RangeRequest
+from tierfs.cache.single_flight import SingleFlight
+from tierfs.cache.tiered import TieredBlockCache
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """The part ``[lo, hi)`` of block ``index`` of ``obj`` that one read needs."""
+
+    obj: ObjectRef
+    index: int
+    key: str
+    lo: int
+    hi: int
+
+
+class BlockSource:
+    def __init__(self, cache: TieredBlockCache, fetcher: RangeFetcher, block_size: int,
+                 prefetch_workers: int = 2):
+        self.cache = cache
+        self.fetcher = fetcher
+        self.block_size = block_size
+        self.counters = cache.counters
+        self._prefetch_workers = prefetch_workers
+        self._start_process_state()
+
+    def _start_process_state(self) -> None:
+        self._pid = os.getpid()
+        self._flights = SingleFlight()
+        self._prefetcher = ThreadPoolExecutor(self._prefetch_workers,
+                                              thread_name_prefix="tierfs-prefetch")
+
+    def _check_process(self) -> None:
+        if self._pid != os.getpid():  # forked: locks and threads of the parent are not ours
+            self._start_process_state()
+
+    # -- planning --
+
+    def pieces(self, obj: ObjectRef, start: int, end: int) -> list[Piece]:
+        size = self.block_size
+        return [
+            Piece(obj, index, block_key(obj, size, index),
+                  max(start, index * size) - index * size,
+                  min(end, (index + 1) * size) - index * size)
+            for index in range(start // size, -(-end // size))
+        ] if end > start else []
+
+    # -- reading --
+
+    def read(self, obj: ObjectRef, start: int, end: int) -> list[memoryview]:
+        """Views over the bytes ``[start, end)`` of ``obj``, in order."""
+        return self.read_many([(obj, start, end)])[0]
+
+    def read_many(self, requests: list[tuple[ObjectRef, int, int]]) -> list[list[memoryview]]:
+        self._check_process()
+        plans = [self.pieces(obj, start, end) for obj, start, end in requests]
+        views: dict[tuple[int, int], memoryview] = {}
+        missing: dict[str, Piece] = {}
+        for r, plan in enumerate(plans):
+            for p, piece in enumerate(plan):
+                view = self.cache.read_block(piece.key, piece.lo, piece.hi)
+                if view is None:
+                    missing.setdefault(piece.key, piece)
+                else:
+                    views[r, p] = view
+        blocks = self._load(list(missing.values())) if missing else {}
+        return [
+            [
+                views[r, p] if (r, p) in views else memoryview(blocks[piece.key])[piece.lo:piece.hi]
+                for p, piece in enumerate(plan)
+            ]
+            for r, plan in enumerate(plans)
+        ]
+
+    def _load(self, pieces: list[Piece], *, prefetch: bool = False) -> dict[str, bytes]:
+        """Whole blocks for ``pieces``: fetched by this caller if it leads the flight."""
+        blocks: dict[str, bytes] = {}
+        waiting: dict[str, Future] = {}
+        leading: list[Piece] = []
+        for piece in pieces:
+            future, leader = self._flights.join(piece.key)
+            if leader:
+                leading.append(piece)
+            else:
+                waiting[piece.key] = future
+        if leading:
+            blocks.update(self._fetch_as_leader(leading, prefetch))
+        for key, future in waiting.items():
+            blocks[key] = future.result()
+        return blocks
+
+    def _fetch_as_leader(self, pieces: list[Piece], prefetch: bool) -> dict[str, bytes]:
+        blocks: dict[str, bytes] = {}
+        to_fetch = []
+        try:
+            for piece in pieces:
+                # stored by a flight that closed between our cache miss and our join
+                cached = self.cache.read_block(piece.key, 0, self._block_length(piece))
+                if cached is not None:
+                    blocks[piece.key] = bytes(cached)
+                else:
+                    to_fetch.append(piece)
+            fetched = self.fetcher.fetch([self._request(p) for p in to_fetch])
+        except BaseException as error:
+            for piece in pieces:
+                future, _ = self._flights.join(piece.key)
+                if not future.done():
+                    future.set_exception(error)
+                self._flights.close(piece.key)
+            raise
+        self.counters.add("prefetched" if prefetch else "misses", len(to_fetch))
+        self.counters.add("under_store_requests", len(to_fetch))
+        self.counters.add("under_store_bytes", sum(map(len, fetched)))
+        blocks.update({p.key: data for p, data in zip(to_fetch, fetched, strict=True)})
+        for piece in pieces:
+            future, _ = self._flights.join(piece.key)
+            future.set_result(blocks[piece.key])
+        try:
+            for piece, data in zip(to_fetch, fetched, strict=True):
+                self.cache.store(piece.key, data)
+        finally:
+            for piece in pieces:
+                self._flights.close(piece.key)
+        return blocks
+
+    def _block_length(self, piece: Piece) -> int:
+        return min(self.block_size, piece.obj.size - piece.index * self.block_size)
+
+    def _request(self, piece: Piece) -> RangeRequest:
+        start = piece.index * self.block_size
+        end = start + self._block_length(piece)
+        return RangeRequest(piece.obj.path, start, end, whole_object=(start == 0 and
+                                                                      end == piece.obj.size))
+
+    # -- read-ahead --
+
+    def prefetch(self, obj: ObjectRef, first_block: int, count: int) -> None:
+        """Fetch blocks ``first_block ..`` in the background unless cached or in flight."""
+        self._check_process()
+        last = min(first_block + count, -(-obj.size // self.block_size))
+        pieces = [
+            Piece(obj, index, block_key(obj, self.block_size, index), 0, 0)
+            for index in range(first_block, last)
+        ]
+        pieces = [p for p in pieces if not self.cache.contains(p.key)]
+        if pieces:
+            self._prefetcher.submit(self._prefetch_quietly, pieces)
+
+    def _prefetch_quietly(self, pieces: list[Piece]) -> None:
+        try:
+            self._load(pieces, prefetch=True)
+        except Exception as error:  # noqa: BLE001 - the reader will fetch and see the error
+            logger.debug("prefetch of %s failed: %s", pieces[0].obj.path, error)

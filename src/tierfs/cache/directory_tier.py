@@ -1,0 +1,297 @@
+"""The ``ssd`` and ``disk`` tiers: one checksummed file per block plus a SQLite index.
+
+Several processes (DataLoader workers, executors) may open the same directory. The
+index is the shared truth: a block file is visible under its final name only while
+its row exists, and both change together inside one ``BEGIN IMMEDIATE`` transaction,
+so capacity is never exceeded by the accounting and no reader sees a torn file
+(files are written under a staging name and renamed). Victims are renamed into the
+staging area in the same transaction, then read for demotion and unlinked.
+
+Lock order: ``self._lock`` (this process's connection) is taken first, then SQLite's
+database lock (via BEGIN IMMEDIATE). Nothing else is acquired while they are held.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from tierfs.cache.block_format import BlockHeader, CorruptBlock, chunk_size_for, encode_header
+from tierfs.cache.block_key import is_block_key
+from tierfs.cache.config import TierSpec
+from tierfs.cache.eviction import order_by
+from tierfs.cache.tier import PutOutcome, PutResult, Victim
+
+logger = logging.getLogger(__name__)
+
+_HEADER_READ = 4096  # block_format keeps every header within one page
+_ACCESS_FLUSH_COUNT = 256
+_ACCESS_FLUSH_SECONDS = 2.0
+_VICTIM_BATCH = 16
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS blocks (
+    key TEXT PRIMARY KEY, size INTEGER NOT NULL,
+    last_access REAL NOT NULL, inserted REAL NOT NULL, hits INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS usage (id INTEGER PRIMARY KEY CHECK (id = 0), used INTEGER NOT NULL);
+INSERT OR IGNORE INTO usage (id, used) VALUES (0, 0);
+"""
+
+
+class DirectoryTier:
+    def __init__(self, spec: TierSpec):
+        self.spec = spec
+        self.root = Path(spec.path)
+        self._blocks = self.root / "blocks"
+        self._staging = self.root / "staging"
+        self._blocks.mkdir(parents=True, exist_ok=True)
+        self._staging.mkdir(parents=True, exist_ok=True)
+        self._order = order_by(spec.eviction)
+        self.corrupt_blocks = 0
+        self._open_process_state()
+        self._remove_leftovers()
+
+    # -- process-local state (rebuilt after fork: a SQLite connection must not cross it) --
+
+    def _open_process_state(self) -> None:
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._pending_access: dict[str, int] = {}
+        self._last_flush = time.time()
+        self._conn = sqlite3.connect(
+            self.root / "index.sqlite3", timeout=60, isolation_level=None,
+            check_same_thread=False,
+        )
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(_SCHEMA)
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._pid != os.getpid():
+            self._open_process_state()
+        return self._conn
+
+    # -- reads --
+
+    def _path(self, key: str) -> Path:
+        if not is_block_key(key):
+            raise ValueError(f"not a block key: {key!r}")
+        return self._blocks / key[:2] / key
+
+    def get(self, key: str, start: int, end: int | None) -> memoryview | None:
+        try:
+            fd = os.open(self._path(key), os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        try:
+            header = BlockHeader(os.pread(fd, _HEADER_READ, 0))
+            end = header.data_length if end is None else end
+            if not 0 <= start <= end <= header.data_length:
+                raise CorruptBlock("requested range outside the block")
+            lo, hi = header.chunk_span(start, end)
+            buffer = bytearray(hi - lo)
+            if os.preadv(fd, [buffer], header.data_offset + lo) != len(buffer):
+                raise CorruptBlock("truncated data")
+            header.verify(buffer, lo)
+        except CorruptBlock as error:
+            logger.warning("dropping corrupt cached block %s in %s: %s", key, self.root, error)
+            self.corrupt_blocks += 1
+            self.remove(key)
+            return None
+        finally:
+            os.close(fd)
+        self._record_access(key)
+        return memoryview(buffer)[start - lo:end - lo]
+
+    def get_block(self, key: str) -> bytes | None:
+        view = self.get(key, 0, None)
+        return None if view is None else view.obj
+
+    def contains(self, key: str) -> bool:
+        return self._path(key).exists()
+
+    def _record_access(self, key: str) -> None:
+        with self._lock:
+            self._pending_access[key] = self._pending_access.get(key, 0) + 1
+            due = (
+                len(self._pending_access) >= _ACCESS_FLUSH_COUNT
+                or time.time() - self._last_flush > _ACCESS_FLUSH_SECONDS
+            )
+            if due:
+                conn = self._connection()
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self._flush_access(conn)
+                finally:
+                    conn.execute("COMMIT")
+
+    def _flush_access(self, conn: sqlite3.Connection) -> None:
+        """Write batched hits; caller holds ``self._lock`` and an open transaction."""
+        now = time.time()
+        conn.executemany(
+            "UPDATE blocks SET last_access = ?, hits = hits + ? WHERE key = ?",
+            [(now, hits, key) for key, hits in self._pending_access.items()],
+        )
+        self._pending_access.clear()
+        self._last_flush = now
+
+    # -- writes --
+
+    def put(self, key: str, data: bytes) -> PutOutcome:
+        final = self._path(key)
+        header = encode_header(data, chunk_size_for(len(data)))
+        size = len(header) + len(data)
+        if size > self.spec.capacity:
+            return PutOutcome(PutResult.TOO_LARGE)
+        staged = self._staging_name("w")
+        self._write_file(staged, header, data)
+        victims: list[Victim] = []
+        try:
+            with self._lock:
+                conn = self._connection()
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self._flush_access(conn)
+                    if conn.execute("SELECT 1 FROM blocks WHERE key = ?", (key,)).fetchone():
+                        conn.execute("ROLLBACK")
+                        return PutOutcome(PutResult.ALREADY_PRESENT)
+                    used = conn.execute("SELECT used FROM usage").fetchone()[0]
+                    while used + size > self.spec.capacity:
+                        used -= self._evict_batch(conn, used + size - self.spec.capacity, victims)
+                    now = time.time()
+                    conn.execute(
+                        "INSERT INTO blocks (key, size, last_access, inserted) VALUES (?, ?, ?, ?)",
+                        (key, size, now, now),
+                    )
+                    conn.execute("UPDATE usage SET used = ?", (used + size,))
+                    final.parent.mkdir(exist_ok=True)
+                    os.rename(staged, final)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+        finally:
+            staged.unlink(missing_ok=True)
+        return PutOutcome(PutResult.STORED, victims)
+
+    def _evict_batch(self, conn: sqlite3.Connection, needed: int, victims: list[Victim]) -> int:
+        """Remove coldest rows until ``needed`` bytes are freed; return the bytes freed."""
+        rows = conn.execute(
+            f"SELECT key, size FROM blocks ORDER BY {self._order} LIMIT ?", (_VICTIM_BATCH,)
+        ).fetchall()
+        if not rows:
+            raise RuntimeError(f"{self.root}: usage is above capacity but the index is empty")
+        freed = 0
+        for key, size in rows:
+            if freed >= needed:
+                break
+            conn.execute("DELETE FROM blocks WHERE key = ?", (key,))
+            staged = self._staging_name("v")
+            try:
+                os.rename(self._path(key), staged)
+                victims.append(self._victim(key, staged))
+            except FileNotFoundError:
+                pass  # a row whose file was lost in a crash: nothing to move
+            freed += size
+        return freed
+
+    def _victim(self, key: str, staged: Path) -> Victim:
+        def read() -> bytes | None:
+            try:
+                with open(staged, "rb") as file:
+                    raw = file.read()
+                header = BlockHeader(raw[:_HEADER_READ])
+                data = memoryview(raw)[header.data_offset:header.data_offset + header.data_length]
+                if len(data) != header.data_length:
+                    raise CorruptBlock("truncated data")
+                header.verify(data, 0)
+                return bytes(data)
+            except (CorruptBlock, OSError):
+                return None
+
+        return Victim(key, read=read, release=lambda: staged.unlink(missing_ok=True))
+
+    def _staging_name(self, kind: str) -> Path:
+        return self._staging / f"{kind}-{os.getpid()}-{uuid.uuid4().hex}"
+
+    @staticmethod
+    def _write_file(path: Path, header: bytes, data: bytes) -> None:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            for part in (header, data):
+                view = memoryview(part)
+                while view:
+                    view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+
+    def remove(self, key: str) -> bool:
+        with self._lock:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute("SELECT size FROM blocks WHERE key = ?", (key,)).fetchone()
+                if row:
+                    conn.execute("DELETE FROM blocks WHERE key = ?", (key,))
+                    conn.execute("UPDATE usage SET used = used - ?", (row[0],))
+                self._path(key).unlink(missing_ok=True)
+            finally:
+                conn.execute("COMMIT")
+        return row is not None
+
+    # -- housekeeping --
+
+    def usage(self) -> tuple[int, int]:
+        with self._lock:
+            conn = self._connection()
+            used = conn.execute("SELECT used FROM usage").fetchone()[0]
+            blocks = conn.execute("SELECT COUNT(*) FROM blocks").fetchone()[0]
+        return used, blocks
+
+    def clear(self) -> None:
+        with self._lock:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                keys = [row[0] for row in conn.execute("SELECT key FROM blocks")]
+                conn.execute("DELETE FROM blocks")
+                conn.execute("UPDATE usage SET used = 0")
+                self._pending_access.clear()
+                for key in keys:
+                    self._path(key).unlink(missing_ok=True)
+            finally:
+                conn.execute("COMMIT")
+
+    def _remove_leftovers(self) -> None:
+        """Delete what crashed processes left: staging files of dead pids, unindexed blocks."""
+        for staged in self._staging.iterdir():
+            pid = staged.name.split("-")[1] if staged.name.count("-") >= 2 else ""
+            if pid.isdigit() and not _process_alive(int(pid)):
+                staged.unlink(missing_ok=True)
+        with self._lock:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                indexed = {row[0] for row in conn.execute("SELECT key FROM blocks")}
+                for shard in self._blocks.iterdir():
+                    for block in shard.iterdir():
+                        if block.name not in indexed:
+                            block.unlink(missing_ok=True)
+            finally:
+                conn.execute("COMMIT")
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

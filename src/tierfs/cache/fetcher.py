@@ -1,0 +1,73 @@
+"""Fetching byte ranges from the under store, many at once.
+
+Async filesystems (s3fs, …) get all ranges as concurrent coroutines on their own event
+loop, bounded by a semaphore; others get a thread pool. A range that covers a whole
+object is fetched without a Range header: a small file costs one plain GET.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from fsspec.asyn import sync
+
+
+@dataclass(frozen=True, slots=True)
+class RangeRequest:
+    path: str
+    start: int
+    end: int
+    whole_object: bool
+
+
+class ObjectChangedError(OSError):
+    """The under store returned a different length than the object's known size."""
+
+
+class RangeFetcher:
+    def __init__(self, target, concurrency: int):
+        self.target = target
+        self.concurrency = concurrency
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_pid = os.getpid()
+
+    def fetch(self, requests: list[RangeRequest]) -> list[bytes]:
+        if not requests:
+            return []
+        if getattr(self.target, "async_impl", False) and getattr(self.target, "loop", None):
+            results = sync(self.target.loop, self._fetch_async, requests)
+        else:
+            results = list(self._thread_pool().map(self._fetch_one, requests))
+        for request, data in zip(requests, results, strict=True):
+            if len(data) != request.end - request.start:
+                raise ObjectChangedError(
+                    f"{request.path}: expected {request.end - request.start} bytes at "
+                    f"{request.start}, got {len(data)}; the object changed while being read"
+                )
+        return results
+
+    async def _fetch_async(self, requests: list[RangeRequest]) -> list[bytes]:
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(request: RangeRequest) -> bytes:
+            async with gate:
+                if request.whole_object:
+                    return await self.target._cat_file(request.path)
+                return await self.target._cat_file(request.path, start=request.start,
+                                                   end=request.end)
+
+        return await asyncio.gather(*(one(request) for request in requests))
+
+    def _fetch_one(self, request: RangeRequest) -> bytes:
+        if request.whole_object:
+            return self.target.cat_file(request.path)
+        return self.target.cat_file(request.path, start=request.start, end=request.end)
+
+    def _thread_pool(self) -> ThreadPoolExecutor:
+        if self._pool is None or self._pool_pid != os.getpid():  # threads do not survive fork
+            self._pool_pid = os.getpid()
+            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="tierfs-fetch")
+        return self._pool

@@ -1,0 +1,86 @@
+"""The memory tier: blocks as immutable ``bytes`` in this process, under a hard byte limit.
+
+Reads return memoryview slices, so serving a hit copies nothing until the caller's own
+buffer. Bytes enter this tier only after they were verified (fetched and checksummed, or
+read back from a checksummed block file); process memory is not what checksums guard.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from tierfs.cache.config import TierSpec
+from tierfs.cache.eviction import EntryStats, sort_key
+from tierfs.cache.tier import PutOutcome, PutResult, Victim
+
+
+class MemoryTier:
+    """Lock order: the tier lock is a leaf; nothing is called while holding it."""
+
+    def __init__(self, spec: TierSpec):
+        self.spec = spec
+        self._blocks: dict[str, bytes] = {}
+        self._stats: dict[str, EntryStats] = {}
+        self._used = 0
+        self._coldest_first = sort_key(spec.eviction)
+        self._lock = threading.Lock()
+
+    def get(self, key: str, start: int, end: int) -> memoryview | None:
+        with self._lock:
+            data = self._blocks.get(key)
+            if data is None:
+                return None
+            stats = self._stats[key]
+            stats.last_access = time.monotonic()
+            stats.hits += 1
+        return memoryview(data)[start:end]
+
+    def get_block(self, key: str) -> bytes | None:
+        with self._lock:
+            return self._blocks.get(key)
+
+    def put(self, key: str, data: bytes) -> PutOutcome:
+        data = bytes(data)
+        size = len(data)
+        if size > self.spec.capacity:
+            return PutOutcome(PutResult.TOO_LARGE)
+        victims = []
+        with self._lock:
+            if key in self._blocks:
+                return PutOutcome(PutResult.ALREADY_PRESENT)
+            while self._used + size > self.spec.capacity:
+                coldest = min(self._stats, key=lambda k: self._coldest_first(self._stats[k]))
+                victims.append(self._victim(coldest, self._pop(coldest)))
+            now = time.monotonic()
+            self._blocks[key] = data
+            self._stats[key] = EntryStats(last_access=now, inserted=now)
+            self._used += size
+        return PutOutcome(PutResult.STORED, victims)
+
+    @staticmethod
+    def _victim(key: str, data: bytes) -> Victim:
+        return Victim(key, read=lambda: data)
+
+    def _pop(self, key: str) -> bytes:
+        data = self._blocks.pop(key)
+        del self._stats[key]
+        self._used -= len(data)
+        return data
+
+    def remove(self, key: str) -> bool:
+        with self._lock:
+            if key not in self._blocks:
+                return False
+            self._pop(key)
+            return True
+
+    def usage(self) -> tuple[int, int]:
+        with self._lock:
+            return self._used, len(self._blocks)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._blocks.clear()
+            self._stats.clear()
+            self._used = 0

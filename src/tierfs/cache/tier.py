@@ -1,0 +1,56 @@
+"""What every tier offers the tiered cache, and the values its operations return.
+
+A tier is a small block store with a hard capacity. ``put`` never raises for lack of
+space: it evicts by its policy and hands the victims back, so the tiered cache decides
+whether they move down a tier or leave the cache (Alluxio's ``PutResult`` idea).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from tierfs.cache.config import TierSpec
+
+
+class PutResult(enum.Enum):
+    STORED = "stored"
+    ALREADY_PRESENT = "already_present"  # benign race: another reader stored it first
+    TOO_LARGE = "too_large"  # the block alone exceeds the tier's capacity
+
+
+@dataclass
+class Victim:
+    """A block pushed out of a tier: ``read()`` gives its verified bytes (or None if damaged),
+    ``release()`` frees whatever still holds it."""
+
+    key: str
+    read: Callable[[], bytes | None]
+    release: Callable[[], None] = lambda: None
+
+
+@dataclass
+class PutOutcome:
+    result: PutResult
+    victims: list[Victim] = field(default_factory=list)
+
+
+class Tier(Protocol):
+    spec: TierSpec
+
+    def get(self, key: str, start: int, end: int) -> memoryview | None:
+        """Verified bytes ``[start, end)`` of the block, or None if absent (or found corrupt)."""
+
+    def get_block(self, key: str) -> bytes | None:
+        """The whole verified block, or None."""
+
+    def put(self, key: str, data: bytes) -> PutOutcome: ...
+
+    def remove(self, key: str) -> bool: ...
+
+    def usage(self) -> tuple[int, int]:
+        """(used bytes, number of blocks)."""
+
+    def clear(self) -> None: ...

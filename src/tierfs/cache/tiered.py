@@ -1,0 +1,123 @@
+"""The tiered block cache: tiers fastest first, promotion on hits, demotion under pressure.
+
+Placement rules (why they differ from "each block in exactly one tier"):
+- the memory tier is private to a process, so it holds *copies*: a block read from a
+  persistent tier is copied up into memory and stays where it was, where every other
+  process sharing the directory (and the next run) still finds it;
+- the persistent tiers (ssd, then disk) are exclusive: a hit on disk moves the block
+  to ssd, and a victim pushed out of ssd moves down to disk; out of the last tier it
+  leaves the cache.
+New blocks go to the memory tier and to the first persistent tier.
+
+Lock order: this class holds no lock of its own; each tier's lock is a leaf and the
+counters' lock is taken last.
+"""
+
+from __future__ import annotations
+
+from tierfs.cache.config import TierSpec
+from tierfs.cache.directory_tier import DirectoryTier
+from tierfs.cache.memory_tier import MemoryTier
+from tierfs.cache.stats import CacheCounters
+from tierfs.cache.tier import PutOutcome, PutResult, Tier
+
+TIER_KINDS = {"memory": MemoryTier, "ssd": DirectoryTier, "disk": DirectoryTier}
+
+
+class TieredBlockCache:
+    def __init__(self, specs: list[TierSpec], counters: CacheCounters | None = None):
+        self.tiers: list[Tier] = [TIER_KINDS[spec.medium](spec) for spec in specs]
+        self.counters = counters or CacheCounters()
+        self._memory = next((t for t in self.tiers if not t.spec.persistent), None)
+        self._persistent = [t for t in self.tiers if t.spec.persistent]
+        self._evictions = [0] * len(self.tiers)
+
+    def read_block(self, key: str, start: int, end: int) -> memoryview | None:
+        """Bytes ``[start, end)`` of a cached block, promoting it on a lower-tier hit."""
+        for tier in self.tiers:
+            if tier is self._memory:
+                view = tier.get(key, start, end)
+                if view is not None:
+                    self.counters.add("hits")
+                    return view
+                continue
+            promote = self._memory is not None or tier is not self._persistent[0]
+            if not promote:
+                view = tier.get(key, start, end)
+                if view is not None:
+                    self.counters.add("hits")
+                    return view
+                continue
+            data = tier.get_block(key)
+            if data is not None:
+                self.counters.add("hits")
+                self._promote(key, data, tier)
+                return memoryview(data)[start:end]
+        return None
+
+    def contains(self, key: str) -> bool:
+        """Whether any tier holds ``key``; counts nothing and moves nothing."""
+        if self._memory is not None and self._memory.get_block(key) is not None:
+            return True
+        return any(tier.contains(key) for tier in self._persistent)
+
+    def store(self, key: str, data: bytes) -> None:
+        """Insert freshly fetched (and so verified) bytes."""
+        if self._memory is not None:
+            self._settle(self._memory, self._memory.put(key, data))
+        if self._persistent:
+            self._settle(self._persistent[0], self._persistent[0].put(key, data))
+
+    def _promote(self, key: str, data: bytes, found_in: Tier) -> None:
+        self.counters.add("promotions")
+        if self._memory is not None:
+            self._settle(self._memory, self._memory.put(key, data))
+        top = self._persistent[0]
+        if found_in is not top:
+            self._settle(top, top.put(key, data))
+            found_in.remove(key)
+
+    def _settle(self, tier: Tier, outcome: PutOutcome) -> None:
+        """Move a put's victims one tier down (persistent tiers only) or out of the cache."""
+        if outcome.result is not PutResult.STORED:
+            return
+        level = self.tiers.index(tier)
+        below = self._tier_below(tier)
+        for victim in outcome.victims:
+            self._evictions[level] += 1
+            self.counters.add("evictions")
+            try:
+                data = victim.read() if below is not None else None
+                if data is not None:
+                    self.counters.add("demotions")
+                    self._settle(below, below.put(victim.key, data))
+            finally:
+                victim.release()
+
+    def _tier_below(self, tier: Tier) -> Tier | None:
+        if not tier.spec.persistent:
+            return None  # memory holds copies: its victims are still in a persistent tier
+        index = self._persistent.index(tier)
+        return self._persistent[index + 1] if index + 1 < len(self._persistent) else None
+
+    def tier_stats(self) -> list[dict]:
+        stats = []
+        for level, tier in enumerate(self.tiers):
+            used, blocks = tier.usage()
+            stats.append({
+                "medium": tier.spec.medium,
+                "path": tier.spec.path,
+                "capacity": tier.spec.capacity,
+                "used": used,
+                "blocks": blocks,
+                "evictions": self._evictions[level],
+                "eviction_policy": tier.spec.eviction,
+            })
+        return stats
+
+    def corrupt_blocks(self) -> int:
+        return sum(getattr(tier, "corrupt_blocks", 0) for tier in self.tiers)
+
+    def clear(self) -> None:
+        for tier in self.tiers:
+            tier.clear()
