@@ -12,7 +12,7 @@ import importlib
 import logging
 import sys
 
-_SCENARIOS: list[str] = []  # module names under tierfs_bench, e.g. "read"
+_SCENARIOS: list[str] = ["read"]  # module names under tierfs_bench
 
 
 def build_parser() -> argparse.ArgumentParser:

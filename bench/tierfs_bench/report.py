@@ -44,6 +44,7 @@ class Report:
     scenario: str
     measurements: list[Measurement] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    meta: dict = field(default_factory=dict)  # configuration, legend, checks: written to JSON
 
     def add(self, measurement: Measurement) -> Measurement:
         self.measurements.append(measurement)
@@ -62,12 +63,24 @@ class Report:
             return None
         return measurement.mb_per_s / baseline.mb_per_s
 
-    def table(self, baselines: list[str]) -> str:
+    def table(self, baselines: list[str], group_by_workload: bool = False) -> str:
+        """One row per measurement with its ratio to each baseline variant.
+
+        ``group_by_workload`` lists the rows of each workload together (in order of first
+        appearance) with a blank line between workloads, whatever order they were measured in.
+        """
         header = ["workload", "variant", "MB/s", "median s", "runs"] + [
             f"x {name}" for name in baselines
         ]
+        measurements = self.measurements
+        if group_by_workload:
+            order = {w: i for i, w in enumerate(dict.fromkeys(m.workload for m in measurements))}
+            measurements = sorted(measurements, key=lambda m: order[m.workload])
         rows = [header]
-        for m in self.measurements:
+        breaks = set()
+        for m in measurements:
+            if group_by_workload and len(rows) > 1 and rows[-1][0] != m.workload:
+                breaks.add(len(rows))
             ratios = [self.ratio(m, name) for name in baselines]
             rows.append(
                 [m.workload, m.variant, f"{m.mb_per_s:,.1f}", f"{m.median_seconds:.4f}",
@@ -75,9 +88,11 @@ class Report:
                 + ["-" if r is None else f"{r:.2f}" for r in ratios]
             )
         widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-        lines = [
-            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows
-        ]
+        lines = []
+        for i, row in enumerate(rows):
+            if i in breaks:
+                lines.append("")
+            lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
         lines.insert(1, "  ".join("-" * w for w in widths))
         return "\n".join([f"== {self.scenario} =="] + lines + self.notes)
 
@@ -85,6 +100,7 @@ class Report:
         payload = {
             "scenario": self.scenario,
             "notes": self.notes,
+            "meta": self.meta,
             "measurements": [
                 asdict(m) | {
                     "median_seconds": m.median_seconds,

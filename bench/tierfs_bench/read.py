@@ -1,0 +1,386 @@
+"""``tierfs-bench read``: tierfs's block cache against direct s3fs, fsspec's caches and local files.
+
+One run measures every variant on the same data set, with the same calls and the same
+seeded offsets, and prints MB/s with ratios to direct s3fs (a) and to local files (e).
+It measures reads only; writes, EC and shuffle have their own scenarios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import logging
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+import uuid
+from contextlib import ExitStack
+from dataclasses import replace
+from pathlib import Path
+
+import fsspec
+
+from tierfs.sizes import parse_size
+from tierfs_bench.read_checks import evaluate_checks
+from tierfs_bench.read_data import DataSet, DataSpec, build_dataset, remove_dataset
+from tierfs_bench.read_variants import (
+    Family,
+    Reader,
+    VariantConfig,
+    build_families,
+    tierfs_available,
+)
+from tierfs_bench.read_workloads import Workload, verify, workloads
+from tierfs_bench.report import Measurement, Report
+
+BASELINES = ["s3fs", "local"]
+_QUICK = DataSpec(large_files=2, large_size=8 * 2**20, small_files=32, random_reads=64)
+_STATS_COUNTERS = ("hits", "misses", "evictions", "promotions", "under_store_bytes")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "read", help="read throughput: tierfs vs s3fs, fsspec caches and local files",
+        description=__doc__.splitlines()[0],
+    )
+    size = _size_arg
+    out = parser.add_argument_group("output")
+    out.add_argument("--runs", type=int, default=3, help="timed runs per variant (default 3)")
+    out.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    out.add_argument("--plot", metavar="DIR", help="write one PNG bar chart per workload")
+    data = parser.add_argument_group("data set (default: 4 x 64 MiB + 256 x 64 KiB)")
+    data.add_argument("--quick", action="store_true",
+                      help="tiny data set (2 x 8 MiB + 32 x 64 KiB, 64 random reads) for tests")
+    data.add_argument("--scale", type=float, default=1.0,
+                      help="multiply the large-file size and the small-file and random-read "
+                           "counts by this factor")
+    data.add_argument("--large-files", type=int)
+    data.add_argument("--large-size", type=size)
+    data.add_argument("--small-files", type=int)
+    data.add_argument("--small-size", type=size)
+    data.add_argument("--random-reads", type=int)
+    data.add_argument("--random-size", type=size)
+    data.add_argument("--read-size", type=size, help="sequential readinto buffer (default 4MiB)")
+    cache = parser.add_argument_group("caches")
+    cache.add_argument("--block-size", type=size, default=4 * 2**20,
+                       help="tierfs and blockcache block size (default 4MiB)")
+    cache.add_argument("--memory-capacity", type=size, default=2**30,
+                       help="tierfs memory tier (default 1GiB)")
+    cache.add_argument("--ssd-capacity", type=size, default=8 * 2**30,
+                       help="tierfs SSD tier (default 8GiB)")
+    cache.add_argument("--variants", metavar="NAMES",
+                       help="comma-separated families to run besides local and s3fs: "
+                            "simplecache,filecache,blockcache,tierfs,tierfs-ssd (default all)")
+    cache.add_argument("--workloads", metavar="NAMES",
+                       help="comma-separated: sequential,random,small-files,small-cat")
+    where = parser.add_argument_group("where")
+    where.add_argument("--workdir", help="local files and cache tiers (default: a temporary "
+                                         "directory, removed afterwards)")
+    where.add_argument("--keep", action="store_true", help="keep the work directory")
+    where.add_argument("--endpoint", help="use this S3 endpoint instead of an embedded SeaweedFS")
+    where.add_argument("--key", help="access key for --endpoint")
+    where.add_argument("--secret", help="secret key for --endpoint")
+    where.add_argument("--bucket", default="tierfs-bench-read")
+    rss = parser.add_argument_group("peak RSS check (separate process; not in the default run)")
+    rss.add_argument("--rss", action="store_true",
+                     help="also read --rss-bytes through tierfs in a child process and check "
+                          "its peak RSS stays under memory tier + 300 MiB")
+    rss.add_argument("--rss-only", action="store_true", help="run only the peak RSS check")
+    rss.add_argument("--rss-bytes", type=size, default=4 * 2**30, help="default 4GiB")
+    rss.add_argument("--rss-memory-capacity", type=size, default=256 * 2**20,
+                     help="memory tier of the RSS check (default 256MiB)")
+    parser.set_defaults(run=run)
+
+
+def _size_arg(text: str) -> int:
+    try:
+        return parse_size(text, "size")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def data_spec(args: argparse.Namespace) -> DataSpec:
+    spec = _QUICK if args.quick else DataSpec()
+    if args.scale != 1.0:
+        if args.scale <= 0:
+            raise ValueError(f"--scale must be positive, got {args.scale}")
+        spec = replace(
+            spec,
+            large_size=max(spec.random_size, int(spec.large_size * args.scale)),
+            small_files=max(1, round(spec.small_files * args.scale)),
+            random_reads=max(1, round(spec.random_reads * args.scale)),
+        )
+    overrides = {
+        name: getattr(args, name)
+        for name in ("large_files", "large_size", "small_files", "small_size", "random_reads",
+                     "random_size", "read_size")
+        if getattr(args, name) is not None
+    }
+    return replace(spec, **overrides)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.runs < 1:
+        raise SystemExit("--runs must be at least 1")
+    spec = data_spec(args)
+    # the embedded server's readiness probe retries through urllib3, which warns each time
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
+    with ExitStack() as stack:
+        workdir = _workdir(args, stack)
+        storage_options = _storage_options(args, workdir, stack)
+        failures = 0
+        if not args.rss_only:
+            failures += _compare(args, spec, storage_options, workdir)
+        if args.rss or args.rss_only:
+            from tierfs_bench.read_rss import run_rss_check
+
+            failures += run_rss_check(args, storage_options, workdir)
+    return 1 if failures else 0
+
+
+def _workdir(args: argparse.Namespace, stack: ExitStack) -> Path:
+    if args.workdir:
+        path = Path(args.workdir)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    path = Path(tempfile.mkdtemp(prefix="tierfs-bench-read-"))
+    if not args.keep:
+        stack.callback(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
+def _storage_options(args: argparse.Namespace, workdir: Path, stack: ExitStack) -> dict:
+    if args.endpoint:
+        options = {"client_kwargs": {"endpoint_url": args.endpoint, "region_name": "us-east-1"}}
+        if args.key:
+            options |= {"key": args.key, "secret": args.secret}
+        return options
+    from tierfs.embedded import EmbeddedS3
+
+    # the RSS check stores rss_bytes; 30 volumes of 64 MiB would not hold 4 GiB
+    volume_mb = 512 if (args.rss or args.rss_only) else 64
+    _log(f"starting an embedded SeaweedFS in {workdir / 'seaweed'} ...")
+    (workdir / "seaweed").mkdir(exist_ok=True)  # EmbeddedS3 expects an existing directory
+    server = EmbeddedS3(workdir / "seaweed", volume_size_mb=volume_mb)
+    stack.callback(server.stop)
+    server.start()
+    _log(f"SeaweedFS S3 gateway at {server.endpoint_url}")
+    return server.storage_options()
+
+
+def _compare(args: argparse.Namespace, spec: DataSpec, storage_options: dict,
+             workdir: Path) -> int:
+    """The side-by-side comparison; returns the number of failed variants and checks."""
+    s3 = fsspec.filesystem("s3", skip_instance_cache=True, **storage_options)
+    if not s3.exists(args.bucket):
+        s3.mkdir(args.bucket)
+    prefix = f"read-{uuid.uuid4().hex[:8]}"
+    _log(f"writing the data set ({spec.total_bytes / 2**20:,.0f} MiB) locally and to "
+         f"s3://{args.bucket}/{prefix} ...")
+    started = time.perf_counter()
+    dataset = build_dataset(s3, spec, args.bucket, prefix, workdir / "local")
+    _log(f"data set ready in {time.perf_counter() - started:.1f} s")
+    try:
+        config = VariantConfig(
+            storage_options=storage_options, block_size=args.block_size,
+            memory_capacity=args.memory_capacity, ssd_capacity=args.ssd_capacity,
+        )
+        report = Report("read")
+        failures = measure_all(args, dataset, config, workdir, report)
+    finally:
+        if args.endpoint and not args.keep:
+            remove_dataset(s3, dataset)
+    checks = evaluate_checks(report)
+    report.meta["checks"] = [check.as_dict() for check in checks]
+    report.notes += ["", "checks (issue 2, 'measured on this 2-core machine'):"]
+    report.notes += ["  " + check.line() for check in checks]
+    print()
+    print(report.table(BASELINES, group_by_workload=True))
+    if args.json:
+        report.to_json(args.json, BASELINES)
+        print(f"\nJSON written to {args.json}")
+    if args.plot:
+        for path in report.plot(args.plot):
+            print(f"plot written to {path}")
+    return failures + sum(1 for check in checks if check.required and check.passed is False)
+
+
+def measure_all(args: argparse.Namespace, dataset: DataSet, config: VariantConfig,
+                workdir: Path, report: Report) -> int:
+    families = build_families(dataset, config)
+    if args.variants:
+        wanted = {name.strip() for name in args.variants.split(",")} | {"local", "s3fs"}
+        unknown = wanted - {f.name for f in families} - {"tierfs", "tierfs-ssd"}
+        if unknown:
+            raise SystemExit(f"--variants: unknown {sorted(unknown)}; "
+                             f"choose from {[f.name for f in families]}")
+        families = [f for f in families if f.name in wanted]
+    chosen = workloads(dataset)
+    if args.workloads:
+        names = [name.strip() for name in args.workloads.split(",")]
+        unknown = set(names) - {w.name for w in chosen}
+        if unknown:
+            raise SystemExit(f"--workloads: unknown {sorted(unknown)}; "
+                             f"choose from {[w.name for w in chosen]}")
+        chosen = [w for w in chosen if w.name in names]
+    _describe(report, dataset, families, chosen, args)
+    failures = 0
+    for family in families:
+        try:
+            measure_family(family, dataset, chosen, args.runs, workdir / "caches", report)
+        except Exception as error:  # noqa: BLE001 - report the variant's failure, measure the rest
+            failures += 1
+            traceback.print_exc()
+            report.notes.append(f"FAILED {family.name}: {type(error).__name__}: {error}")
+            report.measurements = [m for m in report.measurements if m.seconds]
+    return failures
+
+
+def _describe(report: Report, dataset: DataSet, families: list[Family],
+              chosen: list[Workload], args: argparse.Namespace) -> None:
+    spec = dataset.spec
+    legend = {name: text for family in families for name, text in family.descriptions.items()}
+    report.meta.update({
+        "data_set": {
+            "large_files": spec.large_files, "large_size": spec.large_size,
+            "small_files": spec.small_files, "small_size": spec.small_size,
+            "random_reads": spec.random_reads, "random_size": spec.random_size,
+            "read_size": spec.read_size, "seed": spec.seed,
+        },
+        "caches": {"block_size": args.block_size, "memory_capacity": args.memory_capacity,
+                   "ssd_capacity": args.ssd_capacity},
+        "runs": args.runs,
+        "variants": legend,
+        "workloads": {w.name: w.description for w in chosen},
+        "tierfs_available": tierfs_available(),
+    })
+    notes = ["", "variants:"] + [f"  {name:<18} {text}" for name, text in legend.items()]
+    notes += ["workloads:"] + [f"  {w.name:<18} {w.description}" for w in chosen]
+    notes += [
+        "MB/s = bytes delivered / median wall time of the runs; 'x s3fs', 'x local' = "
+        "throughput ratio to (a) and (e) on the same workload.",
+        "cold = a new instance over an empty cache directory for every run; warm = the runs "
+        "after one untimed pass of the same workload. Every file open, metadata request and "
+        "fetch is inside the timed region; only one small unrelated object is read first "
+        "to open connections.",
+    ]
+    if not tierfs_available():
+        notes.append("tierfs variants skipped: src/tierfs/fs.py is not in this checkout yet.")
+    report.notes += notes
+
+
+def measure_family(family: Family, dataset: DataSet, chosen: list[Workload], runs: int,
+                   cache_root: Path, report: Report) -> None:
+    if not family.cached:
+        reader = family.make(None)
+        reader.prime()
+        for workload in chosen:
+            measurement = report.add(Measurement(family.plain, workload.name, workload.nbytes))
+            for _ in range(runs):
+                measurement.seconds.append(_timed(reader, workload, dataset))
+            _log_measurement(measurement)
+        verify(reader, dataset)
+        reader.close()
+        return
+    for workload in chosen:
+        _measure_cached(family, dataset, workload, runs, cache_root, report)
+    _verify_cached(family, dataset, cache_root)
+
+
+def _measure_cached(family: Family, dataset: DataSet, workload: Workload, runs: int,
+                    cache_root: Path, report: Report) -> None:
+    """Cold runs, each over a fresh cache; then warm runs over the last one (or its reopening)."""
+    cold = None
+    if family.cold:
+        cold = report.add(Measurement(family.cold, workload.name, workload.nbytes))
+    reader = cache_dir = None
+    fill_seconds = 0.0
+    for run_index in range(runs if cold else 1):
+        if reader is not None:
+            reader.close()
+            shutil.rmtree(cache_dir, ignore_errors=True)
+        cache_dir = _fresh_dir(cache_root, family.name)
+        reader = family.make(cache_dir)
+        reader.prime()
+        before = reader.cache_stats()
+        fill_seconds = _timed(reader, workload, dataset)
+        if cold:
+            cold.seconds.append(fill_seconds)
+            _record_stats(cold, run_index, before, reader.cache_stats())
+    if cold:
+        _log_measurement(cold)
+    if family.reopen:
+        reader.close()
+        reader = family.reopen(reader, cache_dir)
+        reader.prime()
+    warm = report.add(Measurement(family.warm, workload.name, workload.nbytes))
+    warm.extra["fill_seconds"] = fill_seconds
+    for run_index in range(runs):
+        before = reader.cache_stats()
+        warm.seconds.append(_timed(reader, workload, dataset))
+        _record_stats(warm, run_index, before, reader.cache_stats())
+    fetched = sum(run.get("under_store_bytes", 0) for run in warm.extra.get("stats", []))
+    if fetched:
+        report.notes.append(
+            f"WARNING {family.warm} / {workload.name}: warm runs read {fetched:,} bytes from "
+            "the under store (expected 0)"
+        )
+    _log_measurement(warm)
+    reader.close()
+    shutil.rmtree(cache_dir, ignore_errors=True)
+
+
+def _verify_cached(family: Family, dataset: DataSet, cache_root: Path) -> None:
+    """Bytes served on a miss and on a hit (and after a reopen) equal the local bytes."""
+    cache_dir = _fresh_dir(cache_root, family.name + "-verify")
+    reader = family.make(cache_dir)
+    verify(reader, dataset)
+    if family.reopen:
+        reader.close()
+        reader = family.reopen(reader, cache_dir)
+    verify(reader, dataset)
+    reader.close()
+    shutil.rmtree(cache_dir, ignore_errors=True)
+
+
+def _timed(reader: Reader, workload: Workload, dataset: DataSet) -> float:
+    gc.collect()
+    start = time.perf_counter()
+    delivered = workload.run(reader, dataset)
+    seconds = time.perf_counter() - start
+    if delivered != workload.nbytes:
+        raise AssertionError(
+            f"{reader.name} / {workload.name}: delivered {delivered} bytes, "
+            f"expected {workload.nbytes}"
+        )
+    return seconds
+
+
+def _record_stats(measurement: Measurement, run_index: int, before: dict | None,
+                  after: dict | None) -> None:
+    """Per-run deltas of the cache counters, and tier occupancy after the run (tierfs only)."""
+    if before is None or after is None:
+        return
+    delta = {name: after.get(name, 0) - before.get(name, 0) for name in _STATS_COUNTERS}
+    delta["run"] = run_index
+    delta["tiers"] = [
+        {key: tier.get(key) for key in ("medium", "used", "blocks", "capacity")}
+        for tier in after.get("tiers", [])
+    ]
+    measurement.extra.setdefault("stats", []).append(delta)
+
+
+def _fresh_dir(root: Path, name: str) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root))
+
+
+def _log_measurement(m: Measurement) -> None:
+    runs = ", ".join(f"{s:.3f}" for s in m.seconds)
+    _log(f"  {m.variant:<18} {m.workload:<12} {m.mb_per_s:>10,.1f} MB/s  (runs: {runs} s)")
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
