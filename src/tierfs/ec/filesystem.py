@@ -267,6 +267,7 @@ class ECFile(AbstractBufferedFile):
                 self._writer.close()
         except BaseException:
             self._writer.abort()
+            self.closed = True  # the write is over: closing must not upload again
             raise
         return True
 

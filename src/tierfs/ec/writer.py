@@ -98,6 +98,8 @@ class StripeWriter:
         self._closed = False
 
     def write(self, data: bytes | memoryview) -> int:
+        if self._closed:
+            raise ValueError(f"ecfs: writer of {self.path!r} is closed or aborted")
         view = memoryview(data).cast("B")
         stripe = self.policy.stripe_size
         if self._pending:
