@@ -18,10 +18,19 @@ def seaweed(tmp_path_factory) -> EmbeddedS3:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def shared_bucket(seaweed) -> str:
+    return seaweed.create_bucket("tierfs-tests")
+
+
 @pytest.fixture
-def bucket(seaweed) -> str:
-    """A new, empty bucket for one test."""
-    return seaweed.create_bucket("t-" + uuid.uuid4().hex[:12])
+def bucket(shared_bucket) -> str:
+    """A new, empty prefix for one test, used like a bucket ("name/key" paths).
+
+    SeaweedFS gives every bucket its own collection of volumes, so a bucket per test
+    would exhaust the server's volume slots; a prefix isolates tests just as well.
+    """
+    return f"{shared_bucket}/{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture

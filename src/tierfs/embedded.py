@@ -127,7 +127,7 @@ class EmbeddedS3:
             f"-filer.port={self.filer_port}",
             "-s3", f"-s3.port={self.s3_port}", f"-s3.config={self._write_identity()}",
             "-s3.port.iceberg=0", "-s3.port.lance=0",
-            "-volume.max=30", f"-master.volumeSizeLimitMB={self.volume_size_mb}",
+            "-volume.max=100", f"-master.volumeSizeLimitMB={self.volume_size_mb}",
         ]
 
     def start(self, timeout: float = _STARTUP_TIMEOUT_S) -> EmbeddedS3:

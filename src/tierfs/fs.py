@@ -63,7 +63,9 @@ class TierFileSystem(ChainedFileSystem):
             fs = fsspec.filesystem(target_protocol, **target_options)
         self.target = fs
         protocol = target_protocol or _first_protocol(fs)
-        self.block_size = parse_size(block_size or DEFAULTS["block_size"], "block_size")
+        self.block_size = parse_size(
+            DEFAULTS["block_size"] if block_size is None else block_size, "block_size"
+        )
         if self.block_size <= 0:
             raise ValueError(f"block_size: must be positive, got {block_size!r}")
         ttl = DEFAULTS["metadata_ttl"] if metadata_ttl is None else metadata_ttl

@@ -1,0 +1,194 @@
+"""The cache behaves as promised: one fetch per byte, fresh after a change, bounded tiers."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from tests.fs.conftest import BLOCK
+
+
+def test_second_full_read_adds_nothing_to_under_store_bytes(make_tierfs, s3, bucket):
+    data = os.urandom(6 * BLOCK + 5)
+    s3.pipe(f"{bucket}/f", data)
+    fs = make_tierfs()
+    assert fs.cat_file(f"{bucket}/f") == data
+    first = fs.cache_stats()["under_store_bytes"]
+    assert first == len(data)
+    assert fs.cat_file(f"{bucket}/f") == data
+    with fs.open(f"{bucket}/f") as file:
+        assert file.read() == data
+    stats = fs.cache_stats()
+    assert stats["under_store_bytes"] == first
+    assert stats["hits"] >= 14
+
+
+def test_an_overwritten_object_is_read_fresh(make_tierfs, s3, bucket):
+    s3.pipe(f"{bucket}/f", b"old" * BLOCK)
+    fs = make_tierfs(metadata_ttl=0)
+    assert fs.cat_file(f"{bucket}/f") == b"old" * BLOCK
+    s3.pipe(f"{bucket}/f", b"new" * BLOCK)  # changed behind tierfs's back
+    assert fs.cat_file(f"{bucket}/f") == b"new" * BLOCK
+
+
+def test_writes_through_tierfs_are_read_back_at_once_with_a_long_ttl(make_tierfs, bucket):
+    fs = make_tierfs(metadata_ttl=-1)
+    fs.pipe_file(f"{bucket}/f", b"one")
+    assert fs.cat_file(f"{bucket}/f") == b"one"
+    with fs.open(f"{bucket}/f", "wb") as file:
+        file.write(b"two, longer")
+    assert fs.cat_file(f"{bucket}/f") == b"two, longer"
+    fs.mv(f"{bucket}/f", f"{bucket}/g")
+    assert not fs.exists(f"{bucket}/f")
+    assert fs.cat_file(f"{bucket}/g") == b"two, longer"
+    fs.rm(f"{bucket}/g")
+    assert not fs.exists(f"{bucket}/g")
+
+
+def test_metadata_ttl_minus_one_never_rechecks_the_store(make_tierfs, s3, bucket):
+    s3.pipe(f"{bucket}/f", b"a" * 10)
+    fs = make_tierfs(metadata_ttl=-1)
+    assert fs.info(f"{bucket}/f")["size"] == 10
+    s3.pipe(f"{bucket}/f", b"b" * 20)
+    assert fs.info(f"{bucket}/f")["size"] == 10
+    fs.invalidate_cache(f"{bucket}/f")
+    assert fs.info(f"{bucket}/f")["size"] == 20
+
+
+def test_tiers_stay_within_capacity_while_reading_more_than_all_of_them(make_tierfs, s3,
+                                                                        bucket):
+    files = {f"{bucket}/f{i}": os.urandom(8 * BLOCK) for i in range(12)}  # 24 MiB
+    s3.pipe(files)
+    fs = make_tierfs(tiers=[
+        {"medium": "memory", "capacity": 2 * BLOCK},
+        {"medium": "ssd", "path": None, "capacity": 6 * BLOCK},
+        {"medium": "disk", "path": None, "capacity": 12 * BLOCK},
+    ])
+    for _ in range(2):
+        for path, data in files.items():
+            with fs.open(path) as file:
+                while file.tell() < len(data):
+                    start = file.tell()
+                    assert file.read(BLOCK // 2) == data[start:start + BLOCK // 2]
+                    for tier in fs.cache_stats()["tiers"]:
+                        assert tier["used"] <= tier["capacity"], tier
+    stats = fs.cache_stats()
+    assert stats["evictions"] > 0 and stats["demotions"] > 0
+    disk = stats["tiers"][2]
+    assert disk["blocks"] > 0 and disk["evictions"] > 0
+
+
+def test_hits_in_lower_tiers_promote_blocks(make_tierfs, s3, bucket):
+    data = os.urandom(4 * BLOCK)
+    s3.pipe(f"{bucket}/f", data)
+    fs = make_tierfs(tiers=[
+        {"medium": "memory", "capacity": BLOCK},
+        {"medium": "ssd", "path": None, "capacity": 8 * BLOCK},
+    ])
+    assert fs.cat_file(f"{bucket}/f") == data
+    assert fs.cache_stats()["promotions"] == 0
+    assert fs.cat_file(f"{bucket}/f", 0, 10) == data[:10]  # block 0 left memory: from ssd
+    stats = fs.cache_stats()
+    assert stats["promotions"] >= 1
+    assert stats["under_store_bytes"] == len(data)
+
+
+def test_disk_hits_move_up_to_ssd(make_tierfs, s3, bucket):
+    data = os.urandom(6 * BLOCK)
+    s3.pipe(f"{bucket}/f", data)
+    fs = make_tierfs(tiers=[
+        {"medium": "ssd", "path": None, "capacity": 3 * BLOCK},
+        {"medium": "disk", "path": None, "capacity": 20 * BLOCK},
+    ])
+    assert fs.cat_file(f"{bucket}/f") == data  # blocks 0..2 demoted to disk
+    assert fs.cache_stats()["tiers"][1]["blocks"] >= 3
+    assert fs.cat_file(f"{bucket}/f", 0, BLOCK) == data[:BLOCK]
+    stats = fs.cache_stats()
+    assert stats["promotions"] == 1
+    assert stats["under_store_bytes"] == len(data)
+
+
+def test_a_corrupted_block_file_is_detected_and_refetched(make_tierfs, s3, bucket, tmp_path):
+    data = os.urandom(3 * BLOCK)
+    s3.pipe(f"{bucket}/f", data)
+    tiers = [{"medium": "ssd", "path": str(tmp_path / "ssd"), "capacity": "64MiB"}]
+    fs = make_tierfs(tiers=tiers)
+    assert fs.cat_file(f"{bucket}/f") == data
+    block_files = sorted((tmp_path / "ssd" / "blocks").rglob("*"), key=os.path.getmtime)
+    block_files = [p for p in block_files if p.is_file()]
+    assert len(block_files) == 3
+    for victim in block_files:
+        raw = bytearray(Path(victim).read_bytes())
+        raw[-7] ^= 0x40  # one flipped bit in the data region
+        Path(victim).write_bytes(raw)
+    assert fs.cat_file(f"{bucket}/f") == data
+    stats = fs.cache_stats()
+    assert stats["corrupt_blocks"] == 3
+    assert stats["under_store_bytes"] == 2 * len(data)
+    assert fs.cat_file(f"{bucket}/f") == data  # the refetched blocks are good again
+    assert fs.cache_stats()["under_store_bytes"] == 2 * len(data)
+
+
+def test_ssd_tier_is_warm_after_a_restart(make_tierfs, s3, bucket, tmp_path):
+    data = os.urandom(5 * BLOCK)
+    s3.pipe(f"{bucket}/f", data)
+    tiers = [{"medium": "memory", "capacity": "1MiB"},
+             {"medium": "ssd", "path": str(tmp_path / "ssd"), "capacity": "64MiB"}]
+    assert make_tierfs(tiers=tiers).cat_file(f"{bucket}/f") == data
+    restarted = make_tierfs(tiers=tiers)
+    assert restarted.cat_file(f"{bucket}/f") == data
+    assert restarted.cache_stats()["under_store_bytes"] == 0
+
+
+def test_eight_threads_reading_one_cold_file_fetch_each_block_once(make_tierfs, s3, bucket):
+    blocks = 16
+    data = os.urandom(blocks * BLOCK)
+    s3.pipe(f"{bucket}/f", data)
+    fs = make_tierfs(tiers=[{"medium": "memory", "capacity": "64MiB"}], prefetch_blocks=0)
+    barrier = threading.Barrier(8)
+    results, errors = [], []
+
+    def reader(seed: int) -> None:
+        try:
+            barrier.wait()
+            order = list(range(blocks))
+            order = order[seed:] + order[:seed]
+            with fs.open(f"{bucket}/f") as file:
+                for index in order:
+                    file.seek(index * BLOCK)
+                    results.append(file.read(BLOCK) == data[index * BLOCK:(index + 1) * BLOCK])
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=reader, args=(i % 3,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and len(results) == 8 * blocks and all(results)
+    stats = fs.cache_stats()
+    assert stats["under_store_requests"] == blocks
+    assert stats["under_store_bytes"] == len(data)
+
+
+def test_sequential_reads_prefetch_ahead(make_tierfs, s3, bucket):
+    data = os.urandom(12 * BLOCK)
+    s3.pipe(f"{bucket}/f", data)
+    fs = make_tierfs(prefetch_blocks=4)
+    with fs.open(f"{bucket}/f") as file:
+        chunks = [file.read(BLOCK) for _ in range(12)]
+    assert b"".join(chunks) == data
+    stats = fs.cache_stats()
+    assert stats["prefetched"] > 0
+    assert stats["under_store_bytes"] == len(data)
+
+
+def test_clear_cache_empties_every_tier(make_tierfs, s3, bucket):
+    s3.pipe(f"{bucket}/f", os.urandom(3 * BLOCK))
+    fs = make_tierfs()
+    fs.cat_file(f"{bucket}/f")
+    fs.clear_cache()
+    assert all(t["used"] == 0 and t["blocks"] == 0 for t in fs.cache_stats()["tiers"])
+    fs.cat_file(f"{bucket}/f")
+    assert fs.cache_stats()["under_store_bytes"] == 6 * BLOCK
