@@ -48,24 +48,28 @@ class TieredReadFile(io.RawIOBase):
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         self._checkClosed()
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._loc, io.SEEK_END: self.size}.get(whence)
-        if base is None:
+        if whence == io.SEEK_SET:
+            base = 0
+        elif whence == io.SEEK_CUR:
+            base = self._loc
+        elif whence == io.SEEK_END:
+            base = self.size
+        else:
             raise ValueError(f"seek: invalid whence {whence!r}")
         if base + offset < 0:
             raise ValueError(f"seek: negative position {base + offset}")
         self._loc = base + offset
         return self._loc
 
-    def _views(self, length: int) -> list[memoryview]:
+    def _claim(self, length: int) -> tuple[int, int]:
+        """The range the next read covers; moves the position and plans read-ahead."""
         self._checkClosed()
         start = self._loc
         end = min(self.size, start + max(length, 0))
-        if end <= start:
-            return []
-        self._read_ahead(start, end)
-        views = self._source.read(self.obj, start, end)
-        self._loc = end
-        return views
+        if end > start:
+            self._read_ahead(start, end)
+            self._loc = end
+        return start, max(start, end)
 
     def _read_ahead(self, start: int, end: int) -> None:
         """Grow the window on sequential reads and request the blocks after this read."""
@@ -84,20 +88,25 @@ class TieredReadFile(io.RawIOBase):
             self._prefetched_to = last
 
     def read(self, size: int = -1) -> bytes:
-        length = self.size - self._loc if size is None or size < 0 else size
-        views = self._views(length)
-        return bytes(views[0]) if len(views) == 1 else b"".join(views)
+        start, end = self._claim(self.size - self._loc if size is None or size < 0 else size)
+        if end == start:
+            return b""
+        block_size = self._source.block_size
+        index = start // block_size
+        if (end - 1) // block_size == index:  # the common case: one block, often a hit
+            base = index * block_size
+            return bytes(self._source.read_within_block(self.obj, index, start - base,
+                                                        end - base))
+        return b"".join(self._source.read(self.obj, start, end))
 
     def readall(self) -> bytes:
         return self.read(-1)
 
     def readinto(self, buffer) -> int:
         target = memoryview(buffer).cast("B")
-        offset = 0
-        for view in self._views(len(target)):
-            target[offset:offset + len(view)] = view
-            offset += len(view)
-        return offset
+        start, end = self._claim(len(target))
+        self._source.read_into(self.obj, start, end, target[:end - start])
+        return end - start
 
     def info(self) -> dict:
         return self.fs.info(self.path)

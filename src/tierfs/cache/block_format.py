@@ -86,7 +86,43 @@ class BlockHeader:
         """Check chunks of ``data``, which holds the block's bytes from chunk-aligned ``lo``."""
         view = memoryview(data)
         first = lo // self.chunk
+        if first + -(-len(view) // self.chunk) > len(self.digests):
+            raise CorruptBlock("more bytes than the block holds")
         for index, start in enumerate(range(0, len(view), self.chunk), start=first):
-            digest = xxhash.xxh3_64_intdigest(view[start:start + self.chunk])
-            if digest != self.digests[index]:
+            if xxhash.xxh3_64_intdigest(view[start:start + self.chunk]) != self.digests[index]:
                 raise CorruptBlock(f"chunk {index} checksum mismatch")
+
+    def verify_segments(self, segments: list[memoryview], lo: int) -> None:
+        """Check the chunks held by ``segments`` laid end to end from chunk-aligned ``lo``.
+
+        Reads land partly in the caller's buffer and partly in scratch space (the edges of
+        the first and last chunk); a chunk split across segments is hashed incrementally.
+        """
+        index = lo // self.chunk
+        hasher = None
+        need = self.chunk_length(index)
+        for segment in segments:
+            while len(segment):
+                if need <= 0:
+                    raise CorruptBlock("more bytes than the block holds")
+                take = min(need, len(segment))
+                part, segment = segment[:take], segment[take:]
+                if hasher is None and take == need:
+                    digest = xxhash.xxh3_64_intdigest(part)
+                else:
+                    hasher = hasher or xxhash.xxh3_64()
+                    hasher.update(part)
+                    need -= take
+                    if need:
+                        continue
+                    digest = hasher.intdigest()
+                    hasher = None
+                if digest != self.digests[index]:
+                    raise CorruptBlock(f"chunk {index} checksum mismatch")
+                index += 1
+                need = self.chunk_length(index)
+        if hasher is not None:
+            raise CorruptBlock(f"chunk {index} is incomplete")
+
+    def chunk_length(self, index: int) -> int:
+        return min(self.chunk, self.data_length - index * self.chunk)

@@ -69,6 +69,31 @@ class BlockSource:
         """Views over the bytes ``[start, end)`` of ``obj``, in order."""
         return self.read_many([(obj, start, end)])[0]
 
+    def read_within_block(self, obj: ObjectRef, index: int, lo: int, hi: int) -> memoryview:
+        """Bytes ``[lo, hi)`` of one block: the hot path of small reads, with no planning."""
+        key = block_key(obj, self.block_size, index)
+        view = self.cache.read_block(key, lo, hi)
+        if view is not None:
+            return view
+        self._check_process()
+        return memoryview(self._load([Piece(obj, index, key, lo, hi)])[key])[lo:hi]
+
+    def read_into(self, obj: ObjectRef, start: int, end: int, dest: memoryview) -> None:
+        """Bytes ``[start, end)`` of ``obj`` into ``dest``, with no intermediate copy on hits."""
+        offset = 0
+        missing: list[tuple[Piece, int]] = []
+        for piece in self.pieces(obj, start, end):
+            length = piece.hi - piece.lo
+            if not self.cache.read_block_into(piece.key, piece.lo, piece.hi,
+                                              dest[offset:offset + length]):
+                missing.append((piece, offset))
+            offset += length
+        if missing:
+            self._check_process()
+            blocks = self._load([piece for piece, _ in missing])
+            for piece, at in missing:
+                dest[at:at + piece.hi - piece.lo] = memoryview(blocks[piece.key])[piece.lo:piece.hi]
+
     def read_many(self, requests: list[tuple[ObjectRef, int, int]]) -> list[list[memoryview]]:
         self._check_process()
         plans = [self.pieces(obj, start, end) for obj, start, end in requests]

@@ -36,9 +36,19 @@ class MemoryTier:
             stats.hits += 1
         return memoryview(data)[start:end]
 
+    def read_into(self, key: str, start: int, end: int, dest: memoryview) -> bool:
+        view = self.get(key, start, end)
+        if view is None:
+            return False
+        dest[:] = view
+        return True
+
     def get_block(self, key: str) -> bytes | None:
         with self._lock:
             return self._blocks.get(key)
+
+    def contains(self, key: str) -> bool:
+        return key in self._blocks
 
     def put(self, key: str, data: bytes) -> PutOutcome:
         data = bytes(data)

@@ -17,13 +17,14 @@ class CacheCounters:
         self._values: Counter[str] = Counter()
 
     def add(self, name: str, amount: int = 1) -> None:
-        if name not in COUNTERS:
-            raise KeyError(f"unknown counter {name!r}")
         with self._lock:
             self._values[name] += amount
 
     def snapshot(self) -> dict[str, int]:
         with self._lock:
+            unknown = set(self._values) - set(COUNTERS)
+            if unknown:
+                raise KeyError(f"unknown counters {sorted(unknown)}")
             return {name: self._values[name] for name in COUNTERS}
 
     def reset(self) -> None:

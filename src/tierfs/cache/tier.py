@@ -46,6 +46,11 @@ class Tier(Protocol):
     def get_block(self, key: str) -> bytes | None:
         """The whole verified block, or None."""
 
+    def read_into(self, key: str, start: int, end: int, dest: memoryview) -> bool:
+        """Copy verified bytes ``[start, end)`` into ``dest``; False if absent or corrupt."""
+
+    def contains(self, key: str) -> bool: ...
+
     def put(self, key: str, data: bytes) -> PutOutcome: ...
 
     def remove(self, key: str) -> bool: ...

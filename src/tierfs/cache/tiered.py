@@ -35,31 +35,40 @@ class TieredBlockCache:
     def read_block(self, key: str, start: int, end: int) -> memoryview | None:
         """Bytes ``[start, end)`` of a cached block, promoting it on a lower-tier hit."""
         for tier in self.tiers:
-            if tier is self._memory:
-                view = tier.get(key, start, end)
-                if view is not None:
-                    self.counters.add("hits")
-                    return view
+            if self._promotes_from(tier):
+                data = tier.get_block(key)
+                if data is not None:
+                    self._hit_below(key, data, tier)
+                    return memoryview(data)[start:end]
                 continue
-            promote = self._memory is not None or tier is not self._persistent[0]
-            if not promote:
-                view = tier.get(key, start, end)
-                if view is not None:
-                    self.counters.add("hits")
-                    return view
-                continue
-            data = tier.get_block(key)
-            if data is not None:
+            view = tier.get(key, start, end)
+            if view is not None:
                 self.counters.add("hits")
-                self._promote(key, data, tier)
-                return memoryview(data)[start:end]
+                return view
         return None
+
+    def read_block_into(self, key: str, start: int, end: int, dest: memoryview) -> bool:
+        """Like ``read_block``, into ``dest``: a persistent tier reads straight into it."""
+        for tier in self.tiers:
+            if self._promotes_from(tier):
+                data = tier.get_block(key)
+                if data is not None:
+                    self._hit_below(key, data, tier)
+                    dest[:] = memoryview(data)[start:end]
+                    return True
+                continue
+            if tier.read_into(key, start, end, dest):
+                self.counters.add("hits")
+                return True
+        return False
+
+    def _promotes_from(self, tier: Tier) -> bool:
+        """A hit in ``tier`` copies the whole block up if a faster tier is above it."""
+        return tier is not self.tiers[0]
 
     def contains(self, key: str) -> bool:
         """Whether any tier holds ``key``; counts nothing and moves nothing."""
-        if self._memory is not None and self._memory.get_block(key) is not None:
-            return True
-        return any(tier.contains(key) for tier in self._persistent)
+        return any(tier.contains(key) for tier in self.tiers)
 
     def store(self, key: str, data: bytes) -> None:
         """Insert freshly fetched (and so verified) bytes."""
@@ -68,7 +77,9 @@ class TieredBlockCache:
         if self._persistent:
             self._settle(self._persistent[0], self._persistent[0].put(key, data))
 
-    def _promote(self, key: str, data: bytes, found_in: Tier) -> None:
+    def _hit_below(self, key: str, data: bytes, found_in: Tier) -> None:
+        """A hit below the fastest tier: count it and move the block up."""
+        self.counters.add("hits")
         self.counters.add("promotions")
         if self._memory is not None:
             self._settle(self._memory, self._memory.put(key, data))
