@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from tierfs.cache.block_key import ObjectRef, block_key
-from tierfs.cache.fetcher import RangeFetcher, RangeRequest
+from tierfs.cache.fetcher import BlockRequest, RangeFetcher
 from tierfs.cache.single_flight import SingleFlight
 from tierfs.cache.tiered import TieredBlockCache
 
@@ -169,11 +169,9 @@ class BlockSource:
     def _block_length(self, piece: Piece) -> int:
         return min(self.block_size, piece.obj.size - piece.index * self.block_size)
 
-    def _request(self, piece: Piece) -> RangeRequest:
+    def _request(self, piece: Piece) -> BlockRequest:
         start = piece.index * self.block_size
-        end = start + self._block_length(piece)
-        return RangeRequest(piece.obj.path, start, end, whole_object=(start == 0 and
-                                                                      end == piece.obj.size))
+        return BlockRequest(piece.obj, piece.index, start, start + self._block_length(piece))
 
     # -- read-ahead --
 

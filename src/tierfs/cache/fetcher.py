@@ -14,13 +14,25 @@ from dataclasses import dataclass
 
 from fsspec.asyn import sync
 
+from tierfs.cache.block_key import ObjectRef
+
 
 @dataclass(frozen=True, slots=True)
-class RangeRequest:
-    path: str
+class BlockRequest:
+    """Block ``index`` of ``obj``, which spans bytes ``[start, end)`` of the object."""
+
+    obj: ObjectRef
+    index: int
     start: int
     end: int
-    whole_object: bool
+
+    @property
+    def path(self) -> str:
+        return self.obj.path
+
+    @property
+    def whole_object(self) -> bool:
+        return self.start == 0 and self.end == self.obj.size
 
 
 class ObjectChangedError(OSError):
@@ -34,7 +46,7 @@ class RangeFetcher:
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid = os.getpid()
 
-    def fetch(self, requests: list[RangeRequest]) -> list[bytes]:
+    def fetch(self, requests: list[BlockRequest]) -> list[bytes]:
         if not requests:
             return []
         if getattr(self.target, "async_impl", False) and getattr(self.target, "loop", None):
@@ -49,10 +61,10 @@ class RangeFetcher:
                 )
         return results
 
-    async def _fetch_async(self, requests: list[RangeRequest]) -> list[bytes]:
+    async def _fetch_async(self, requests: list[BlockRequest]) -> list[bytes]:
         gate = asyncio.Semaphore(self.concurrency)
 
-        async def one(request: RangeRequest) -> bytes:
+        async def one(request: BlockRequest) -> bytes:
             async with gate:
                 if request.whole_object:
                     return await self.target._cat_file(request.path)
@@ -61,7 +73,7 @@ class RangeFetcher:
 
         return await asyncio.gather(*(one(request) for request in requests))
 
-    def _fetch_one(self, request: RangeRequest) -> bytes:
+    def _fetch_one(self, request: BlockRequest) -> bytes:
         if request.whole_object:
             return self.target.cat_file(request.path)
         return self.target.cat_file(request.path, start=request.start, end=request.end)
