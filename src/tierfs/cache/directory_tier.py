@@ -19,18 +19,16 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections import OrderedDict
 from pathlib import Path
 
+from tierfs.cache.block_files import HEADER_READ, BlockFiles
 from tierfs.cache.block_format import BlockHeader, CorruptBlock, chunk_size_for, encode_header
-from tierfs.cache.block_key import is_block_key
 from tierfs.cache.config import TierSpec
 from tierfs.cache.eviction import order_by
 from tierfs.cache.tier import PutOutcome, PutResult, Victim
 
 logger = logging.getLogger(__name__)
 
-_HEADER_READ = 4096  # block_format keeps every header within one page
 _ACCESS_FLUSH_COUNT = 256
 _ACCESS_FLUSH_SECONDS = 2.0
 _VICTIM_BATCH = 16
@@ -55,6 +53,7 @@ class DirectoryTier:
         self._blocks.mkdir(parents=True, exist_ok=True)
         self._staging.mkdir(parents=True, exist_ok=True)
         self._order = order_by(spec.eviction)
+        self._files = BlockFiles(self._blocks, self._drop_corrupt, _OPEN_HANDLES)
         self.corrupt_blocks = 0
         self._open_process_state()
         self._remove_leftovers()
@@ -65,7 +64,6 @@ class DirectoryTier:
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._pending_access: dict[str, int] = {}
-        self._handles: OrderedDict[str, tuple[int, BlockHeader]] = OrderedDict()
         self._last_flush = time.time()
         self._conn = sqlite3.connect(
             self.root / "index.sqlite3", timeout=60, isolation_level=None,
@@ -77,128 +75,34 @@ class DirectoryTier:
 
     def _connection(self) -> sqlite3.Connection:
         if self._pid != os.getpid():
-            self._open_process_state()  # inherited descriptors are left to the parent
+            self._open_process_state()
         return self._conn
 
     # -- reads --
-
-    def _path(self, key: str) -> Path:
-        if not is_block_key(key):
-            raise ValueError(f"not a block key: {key!r}")
-        return self._blocks / key[:2] / key
-
-    def _open_block(self, key: str) -> tuple[int, BlockHeader] | None:
-        """An open descriptor and verified header for ``key``, from the handle cache if live.
-
-        The bytes behind a key never change (keys carry the object version), so a live
-        handle is as good as a fresh open. A handle whose file was unlinked is dropped when
-        next touched, and this process closes handles of what it evicts itself, so at most
-        ``_OPEN_HANDLES`` blocks evicted by *other* processes stay pinned on disk a while.
-        """
-        with self._lock:
-            self._connection()  # rebuilds process state (and the handle cache) after fork
-            handle = self._handles.get(key)
-            if handle is not None:
-                self._handles.move_to_end(key)
-        if handle is not None:
-            try:
-                if os.fstat(handle[0]).st_nlink > 0:
-                    return handle
-            except OSError:
-                pass
-            self._forget_handle(key)
-        try:
-            fd = os.open(self._path(key), os.O_RDONLY)
-        except FileNotFoundError:
-            return None
-        try:
-            header = BlockHeader(os.pread(fd, _HEADER_READ, 0))
-        except CorruptBlock as error:
-            os.close(fd)
-            self._drop_corrupt(key, error)
-            return None
-        with self._lock:
-            old = self._handles.pop(key, None)
-            self._handles[key] = (fd, header)
-            while len(self._handles) > _OPEN_HANDLES:
-                _, (stale_fd, _) = self._handles.popitem(last=False)
-                os.close(stale_fd)
-        if old is not None:
-            os.close(old[0])
-        return fd, header
-
-    def _forget_handle(self, key: str) -> None:
-        with self._lock:
-            self._close_handle_locked(key)
-
-    def _close_handle_locked(self, key: str) -> None:
-        handle = self._handles.pop(key, None)
-        if handle is not None:
-            os.close(handle[0])
 
     def _drop_corrupt(self, key: str, error: CorruptBlock) -> None:
         logger.warning("dropping corrupt cached block %s in %s: %s", key, self.root, error)
         self.corrupt_blocks += 1
         self.remove(key)
 
-    def block_length(self, key: str) -> int | None:
-        opened = self._open_block(key)
-        return None if opened is None else opened[1].data_length
+    def get(self, key: str, start: int, end: int | None) -> memoryview | None:
+        view = self._files.read(key, start, end)
+        if view is not None:
+            self._record_access(key)
+        return view
 
     def read_into(self, key: str, start: int, end: int, dest: memoryview) -> bool:
-        """Verified bytes ``[start, end)`` of the block into ``dest``; False if absent/corrupt.
-
-        The middle of the range is read straight into ``dest``; only the edges of the
-        first and last checksum chunk go through scratch buffers. If verification fails,
-        ``dest`` holds garbage and the caller must not use it (it gets False).
-        """
-        opened = self._open_block(key)
-        if opened is None:
-            return False
-        fd, header = opened
-        try:
-            if not 0 <= start <= end <= header.data_length or len(dest) != end - start:
-                raise CorruptBlock("requested range outside the block")
-            lo, hi = header.chunk_span(start, end)
-            segments = [memoryview(bytearray(start - lo)), dest, memoryview(bytearray(hi - end))]
-            if os.preadv(fd, segments, header.data_offset + lo) != hi - lo:
-                raise CorruptBlock("truncated data")
-            header.verify_segments(segments, lo)
-        except CorruptBlock as error:
-            self._forget_handle(key)
-            self._drop_corrupt(key, error)
-            return False
-        self._record_access(key)
-        return True
-
-    def get(self, key: str, start: int, end: int | None) -> memoryview | None:
-        """Verified bytes ``[start, end)`` (``end=None``: to the end of the block)."""
-        opened = self._open_block(key)
-        if opened is None:
-            return None
-        fd, header = opened
-        try:
-            end = header.data_length if end is None else end
-            if not 0 <= start <= end <= header.data_length:
-                raise CorruptBlock("requested range outside the block")
-            lo, hi = header.chunk_span(start, end)
-            raw = os.pread(fd, hi - lo, header.data_offset + lo)  # bytes: no zero-filling
-            if len(raw) != hi - lo:
-                raise CorruptBlock("truncated data")
-            header.verify(raw, lo)
-        except CorruptBlock as error:
-            self._forget_handle(key)
-            self._drop_corrupt(key, error)
-            return None
-        self._record_access(key)
-        return memoryview(raw)[start - lo:end - lo]
+        found = self._files.read_into(key, start, end, dest)
+        if found:
+            self._record_access(key)
+        return found
 
     def get_block(self, key: str) -> bytes | None:
         view = self.get(key, 0, None)
         return None if view is None else view.obj
 
     def contains(self, key: str) -> bool:
-        return self._path(key).exists()
+        return self._files.exists(key)
 
     def _record_access(self, key: str) -> None:
         with self._lock:
@@ -228,7 +132,7 @@ class DirectoryTier:
     # -- writes --
 
     def put(self, key: str, data: bytes) -> PutOutcome:
-        final = self._path(key)
+        final = self._files.path(key)
         header = encode_header(data, chunk_size_for(len(data)))
         size = len(header) + len(data)
         if size > self.spec.capacity:
@@ -276,10 +180,10 @@ class DirectoryTier:
             if freed >= needed:
                 break
             conn.execute("DELETE FROM blocks WHERE key = ?", (key,))
-            self._close_handle_locked(key)
+            self._files.forget(key)
             staged = self._staging_name("v")
             try:
-                os.rename(self._path(key), staged)
+                os.rename(self._files.path(key), staged)
                 victims.append(self._victim(key, staged))
             except FileNotFoundError:
                 pass  # a row whose file was lost in a crash: nothing to move
@@ -291,7 +195,7 @@ class DirectoryTier:
             try:
                 with open(staged, "rb") as file:
                     raw = file.read()
-                header = BlockHeader(raw[:_HEADER_READ])
+                header = BlockHeader(raw[:HEADER_READ])
                 data = memoryview(raw)[header.data_offset:header.data_offset + header.data_length]
                 if len(data) != header.data_length:
                     raise CorruptBlock("truncated data")
@@ -325,8 +229,8 @@ class DirectoryTier:
                 if row:
                     conn.execute("DELETE FROM blocks WHERE key = ?", (key,))
                     conn.execute("UPDATE usage SET used = used - ?", (row[0],))
-                self._close_handle_locked(key)
-                self._path(key).unlink(missing_ok=True)
+                self._files.forget(key)
+                self._files.path(key).unlink(missing_ok=True)
             finally:
                 conn.execute("COMMIT")
         return row is not None
@@ -349,10 +253,9 @@ class DirectoryTier:
                 conn.execute("DELETE FROM blocks")
                 conn.execute("UPDATE usage SET used = 0")
                 self._pending_access.clear()
-                for key in list(self._handles):
-                    self._close_handle_locked(key)
+                self._files.forget_all()
                 for key in keys:
-                    self._path(key).unlink(missing_ok=True)
+                    self._files.path(key).unlink(missing_ok=True)
             finally:
                 conn.execute("COMMIT")
 

@@ -1,0 +1,172 @@
+"""Reading the block files of one tier directory: verified ranges, reused open handles.
+
+Used by the ``DirectoryTier`` that owns a directory and by clients of the daemon that
+read its directories directly (short-circuit reads). The bytes behind a key never change
+(keys carry the object version), so an open handle is as good as a fresh open; a handle
+whose file was unlinked is retired when next touched, and handles are reference-counted
+so none is closed while another thread is still reading through it.
+
+Lock order: ``self._lock`` is a leaf; it guards the handle table and reference counts.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+
+from tierfs.cache.block_format import BlockHeader, CorruptBlock
+from tierfs.cache.block_key import is_block_key
+
+HEADER_READ = 4096  # block_format keeps every header within one page
+
+
+class _Handle:
+    __slots__ = ("fd", "header", "refs", "retired")
+
+    def __init__(self, fd: int, header: BlockHeader):
+        self.fd, self.header, self.refs, self.retired = fd, header, 0, False
+
+
+class BlockFiles:
+    def __init__(self, blocks_dir: Path, on_corrupt: Callable[[str, CorruptBlock], None],
+                 max_handles: int = 32):
+        self.blocks_dir = blocks_dir
+        self._on_corrupt = on_corrupt
+        self._max_handles = max_handles
+        self._start_process_state()
+
+    def _start_process_state(self) -> None:
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._handles: OrderedDict[str, _Handle] = OrderedDict()
+
+    def path(self, key: str) -> Path:
+        """Where ``key`` lives; only hex digests are keys, so no path can escape the dir."""
+        if not is_block_key(key):
+            raise ValueError(f"not a block key: {key!r}")
+        return self.blocks_dir / key[:2] / key
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).exists()
+
+    # -- handles --
+
+    def _acquire(self, key: str) -> _Handle | None:
+        if self._pid != os.getpid():
+            self._start_process_state()  # the parent's table belongs to the parent
+        with self._lock:
+            handle = self._handles.get(key)
+            if handle is not None:
+                self._handles.move_to_end(key)
+                handle.refs += 1
+        if handle is not None:
+            if os.fstat(handle.fd).st_nlink > 0:
+                return handle
+            self._release(handle)
+            self.forget(key)
+        try:
+            fd = os.open(self.path(key), os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        try:
+            handle = _Handle(fd, BlockHeader(os.pread(fd, HEADER_READ, 0)))
+        except CorruptBlock as error:
+            os.close(fd)
+            self._on_corrupt(key, error)
+            return None
+        handle.refs = 1
+        with self._lock:
+            previous = self._handles.pop(key, None)
+            self._handles[key] = handle
+            retired = [previous] if previous else []
+            while len(self._handles) > self._max_handles:
+                retired.append(self._handles.popitem(last=False)[1])
+            for old in retired:
+                self._retire_locked(old)
+        return handle
+
+    def _release(self, handle: _Handle) -> None:
+        with self._lock:
+            handle.refs -= 1
+            if handle.retired and handle.refs == 0:
+                os.close(handle.fd)
+
+    def _retire_locked(self, handle: _Handle) -> None:
+        handle.retired = True
+        if handle.refs == 0:
+            os.close(handle.fd)
+
+    def forget(self, key: str) -> None:
+        """Stop reusing the handle of ``key`` (its file is being removed or replaced)."""
+        with self._lock:
+            handle = self._handles.pop(key, None)
+            if handle is not None:
+                self._retire_locked(handle)
+
+    def forget_all(self) -> None:
+        with self._lock:
+            while self._handles:
+                self._retire_locked(self._handles.popitem()[1])
+
+    # -- reads --
+
+    def length(self, key: str) -> int | None:
+        handle = self._acquire(key)
+        if handle is None:
+            return None
+        self._release(handle)
+        return handle.header.data_length
+
+    def read(self, key: str, start: int, end: int | None) -> memoryview | None:
+        """Verified bytes ``[start, end)`` (``end=None``: to the end), or None."""
+        handle = self._acquire(key)
+        if handle is None:
+            return None
+        header = handle.header
+        try:
+            end = header.data_length if end is None else end
+            if not 0 <= start <= end <= header.data_length:
+                raise CorruptBlock("requested range outside the block")
+            lo, hi = header.chunk_span(start, end)
+            raw = os.pread(handle.fd, hi - lo, header.data_offset + lo)  # bytes: no zero fill
+            if len(raw) != hi - lo:
+                raise CorruptBlock("truncated data")
+            header.verify(raw, lo)
+        except CorruptBlock as error:
+            self._fail(key, error)
+            return None
+        finally:
+            self._release(handle)
+        return memoryview(raw)[start - lo:end - lo]
+
+    def read_into(self, key: str, start: int, end: int, dest: memoryview) -> bool:
+        """Verified bytes ``[start, end)`` into ``dest``; False if absent or corrupt.
+
+        The middle of the range is read straight into ``dest``; only the edges of the first
+        and last checksum chunk go through scratch buffers. On False, ``dest`` holds garbage.
+        """
+        handle = self._acquire(key)
+        if handle is None:
+            return False
+        header = handle.header
+        try:
+            if not 0 <= start <= end <= header.data_length or len(dest) != end - start:
+                raise CorruptBlock("requested range outside the block")
+            lo, hi = header.chunk_span(start, end)
+            segments = [memoryview(bytearray(start - lo)), dest, memoryview(bytearray(hi - end))]
+            if os.preadv(handle.fd, segments, header.data_offset + lo) != hi - lo:
+                raise CorruptBlock("truncated data")
+            header.verify_segments(segments, lo)
+        except CorruptBlock as error:
+            self._fail(key, error)
+            return False
+        finally:
+            self._release(handle)
+        return True
+
+    def _fail(self, key: str, error: CorruptBlock) -> None:
+        self.forget(key)
+        self._on_corrupt(key, error)
