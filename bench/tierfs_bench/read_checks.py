@@ -24,7 +24,7 @@ class Check:
 
     @property
     def passed(self) -> bool | None:
-        return None if self.ratio is None else self.ratio >= self.minimum
+        return None if self.ratio is None else self.ratio >= self.minimum * (1 - 1e-9)
 
     def line(self) -> str:
         verdict = {True: "PASS", False: "FAIL", None: "n/a "}[self.passed]
@@ -65,8 +65,7 @@ def evaluate_checks(report: Report) -> list[Check]:
     for workload in dict.fromkeys(m.workload for m in report.measurements):
         for variant, baseline, minimum, required in _criteria(workload):
             measured = report.find(variant, workload)
-            if measured is None:
-                continue
-            checks.append(Check(workload, variant, baseline, minimum, required,
-                                report.ratio(measured, baseline)))
+            ratio = None if measured is None else report.ratio(measured, baseline)
+            if ratio is not None:
+                checks.append(Check(workload, variant, baseline, minimum, required, ratio))
     return checks

@@ -166,11 +166,13 @@ def build_families(dataset: DataSet, config: VariantConfig) -> list[Family]:
         return EmptyRangeSafeS3(skip_instance_cache=True, **options, **extra)
 
     def fsspec_cache(protocol: str, **s3_extra) -> Callable[[Path | None], Reader]:
-        target = blockcache_s3 if protocol == "blockcache" else s3
+        # one s3fs per family, shared by its cold and warm instances, as tierfs shares its
+        # target through fsspec's instance cache: cold runs pay for data, not for a client
+        target = (blockcache_s3 if protocol == "blockcache" else s3)(**s3_extra)
 
         def make(cache_dir: Path | None) -> Reader:
             fs = fsspec.filesystem(
-                protocol, fs=target(**s3_extra), cache_storage=str(cache_dir),
+                protocol, fs=target, cache_storage=str(cache_dir),
                 skip_instance_cache=True,
             )
             return FsspecReader(protocol, fs, dataset)
