@@ -1,0 +1,318 @@
+"""``WriteBackBuffer``: writes acknowledged on local disk, uploaded in the background, never lost.
+
+It composes the pieces of this package: the directory lock, the journal, the pending
+operations with their read overlay, the byte budget and the uploader. It is not an fsspec
+filesystem: ``tierfs.fs`` wraps it and merges its overlay with the target's answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from fsspec import AbstractFileSystem
+
+from tierfs.writeback.capacity import Capacity, Room
+from tierfs.writeback.durability import GroupSync
+from tierfs.writeback.journal import Journal
+from tierfs.writeback.lock import BufferLock
+from tierfs.writeback.overlay import DELETED, BufferedFile, OverlayEntry
+from tierfs.writeback.pending import Op, PendingOps
+from tierfs.writeback.settings import DEFAULTS, WriteBackSettings
+from tierfs.writeback.target import record_target
+from tierfs.writeback.uploader import Uploader, creating_parent
+from tierfs.writeback.writer import BufferWriter
+
+logger = logging.getLogger(__name__)
+
+BLOBS = "blobs"
+
+
+class WriteBackBuffer:
+    """A journaled write-back buffer in ``buffer_dir`` in front of ``target_fs``.
+
+    Acknowledgement: ``close()`` of a writer returns after the file's bytes are fsynced, its
+    name is fsynced in ``blobs/``, and its journal record is fsynced. Only then may the
+    uploader apply it, so an unacknowledged write never reaches the target.
+
+    Lock order: ``self._cond`` (pending ops, byte budget, sequence numbers, uploader
+    counters) before ``Journal._lock`` (one append). No fsync runs under ``self._cond``:
+    a record is appended and its op added to ``PendingOps`` in one critical section — so
+    journal order, sequence order and apply order agree — and synced after it, so concurrent
+    writers and uploaders share fsyncs (group commit).
+    """
+
+    def __init__(
+        self,
+        buffer_dir: str | os.PathLike,
+        capacity: int | str | None,
+        target_fs: AbstractFileSystem,
+        *,
+        when_full: str = DEFAULTS["when_full"],
+        on_uploaded: Callable[[str, str], None] | None = None,
+        upload_workers: int = DEFAULTS["upload_workers"],
+        retry_initial: float = DEFAULTS["retry_initial"],
+        retry_max: float = DEFAULTS["retry_max"],
+        recovery_settle: float = DEFAULTS["recovery_settle"],
+    ):
+        self.settings = WriteBackSettings.validated(
+            capacity, when_full, upload_workers, retry_initial, retry_max, recovery_settle
+        )
+        if not isinstance(target_fs, AbstractFileSystem):
+            raise ValueError(f"target_fs: expected an fsspec filesystem, got {type(target_fs)!r}")
+        self.directory = _prepare_directory(buffer_dir)
+        self.target_fs = target_fs
+        self._blob_dir = self.directory / BLOBS
+        self._blob_dir.mkdir(exist_ok=True)
+        self._lock = BufferLock(self.directory)
+        previous_holder_died = self._lock.acquire()
+        self._closed = False
+        self._cond = threading.Condition()
+        self._pending = PendingOps()
+        self._journal = Journal(self.directory)
+        self._blob_dir_fd = -1
+        try:
+            record_target(self.directory, target_fs)
+            committed = self._recover(self._journal.open())
+            committed_ops = len(self._pending)
+            self._blob_dir_fd = os.open(self._blob_dir, os.O_RDONLY | os.O_DIRECTORY)
+        except BaseException:
+            self._journal.close()
+            self._lock.release()
+            raise
+        self._blob_names = GroupSync(self._blob_dir_fd)
+        self._capacity = Capacity(self.settings.capacity, self._cond, committed)
+        self._uploader = Uploader(
+            self._cond, self._pending, target_fs, self.settings, self._finished, on_uploaded
+        )
+        settle = self.settings.recovery_settle if previous_holder_died and committed_ops else 0.0
+        if settle:
+            logger.info("%s: previous process died while uploading; uploads resume in %.1fs",
+                        self.directory, settle)
+        self._uploader.start(pause=settle)
+
+    # -- writing -------------------------------------------------------------------------
+
+    def open_write(self, path: str) -> BufferWriter:
+        """A new file at target ``path``; its ``close()`` is the durable acknowledgement."""
+        path = self._normalize(path)
+        with self._cond:
+            self._check_open()
+            self._capacity.writer_opened()
+        try:
+            return BufferWriter(self, path, str(self._blob_dir / uuid.uuid4().hex))
+        except BaseException:
+            self._release(0)
+            raise
+
+    def pipe(self, path: str, data: bytes) -> None:
+        """Write ``data`` to ``path``; returns once acknowledged (durable in buffer_dir)."""
+        with self.open_write(path) as file:
+            file.write(data)
+
+    def rm(self, path: str) -> None:
+        """Remove one file (journaled; applied after earlier operations on ``path``).
+
+        Raises FileNotFoundError only if the buffer itself knows the path is gone; whether
+        the target has it is the caller's question (``tierfs.fs`` asks its ``info``).
+        """
+        self._journaled("rm", self._normalize(path))
+
+    def mv(self, src: str, dst: str) -> None:
+        """Rename one file (journaled; applied after earlier operations on both paths)."""
+        src, dst = self._normalize(src), self._normalize(dst)
+        if src != dst:
+            self._journaled("mv", src, dst)
+
+    # -- reading: the overlay --------------------------------------------------------------
+
+    def lookup(self, path: str) -> OverlayEntry | None:
+        """What the buffer knows of ``path`` ahead of the target: see ``tierfs.writeback``."""
+        with self._cond:
+            return self._pending.lookup(self._normalize(path))
+
+    def pending(self, prefix: str = "") -> dict[str, OverlayEntry]:
+        """Overlay entries at or below ``prefix`` (all for ""), to merge into ls/find."""
+        with self._cond:
+            return self._pending.under(self._normalize(prefix) if prefix else "")
+
+    # -- progress and life cycle -----------------------------------------------------------
+
+    def wait_flushed(self, timeout: float | None = None) -> bool:
+        """Block until every operation acknowledged before this call is applied to the target.
+
+        Returns False if ``timeout`` seconds passed first (or the buffer was closed).
+        """
+        with self._cond:
+            last = self._next_seq - 1
+
+            def flushed() -> bool:
+                oldest = self._pending.oldest_seq()
+                return oldest is None or oldest > last
+
+            self._cond.wait_for(lambda: flushed() or self._closed, timeout)
+            return flushed()
+
+    def stats(self) -> dict:
+        with self._cond:
+            files, size = self._pending.queued()
+            return {
+                "pending_ops": len(self._pending),
+                "queued_files": files,
+                "queued_bytes": size,
+                "used_bytes": self._capacity.used,
+                "capacity": self.settings.capacity,
+                "uploaded_files": self._uploader.uploaded_files,
+                "uploaded_bytes": self._uploader.uploaded_bytes,
+                "retries": self._uploader.retries,
+                "paused_for_s": round(self._uploader.paused_for(), 3),
+                "last_error": self._uploader.last_error,
+            }
+
+    def close(self) -> None:
+        """Stop uploading (after running requests end) and release buffer_dir.
+
+        Pending operations stay journaled: the next WriteBackBuffer on this directory
+        finishes them. Call ``wait_flushed()`` first to leave nothing behind.
+        """
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            self._cond.notify_all()
+        self._uploader.stop()
+        self._journal.close()
+        os.close(self._blob_dir_fd)
+        self._lock.release()
+
+    def __enter__(self) -> WriteBackBuffer:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # -- called by BufferWriter and Uploader -------------------------------------------
+
+    def _reserve(self, size: int) -> Room:
+        with self._cond:
+            room = self._capacity.try_reserve(size)
+            if room is Room.FULL and self.settings.when_full == "wait":
+                room = self._capacity.wait_reserve(size, stopped=lambda: self._closed)
+            return room
+
+    def _release(self, size: int) -> None:
+        with self._cond:
+            self._capacity.writer_closed(size, committed=False)
+
+    def _open_through(self, path: str):
+        """A target file for ``path``, once no earlier buffered operation on it is pending."""
+        with self._cond:
+            self._cond.wait_for(lambda: not self._pending.touches(path))
+        return creating_parent(self.target_fs, path, self.target_fs.open, path, "wb")
+
+    def _acknowledge(self, path: str, blob_path: str, size: int) -> None:
+        self._blob_names.sync()
+        self._journaled("write", path, file=BufferedFile(blob_path, size, time.time()))
+
+    def _journaled(
+        self, kind: str, path: str, dst: str | None = None, file: BufferedFile | None = None
+    ) -> None:
+        """Append one operation, make it visible to reads, return once its record is durable."""
+        with self._cond:
+            self._check_open()
+            if kind != "write" and self._pending.lookup(path) is DELETED:
+                raise FileNotFoundError(path)
+            op = Op(self._next_seq, kind, path, dst, file)
+            self._next_seq += 1
+            self._journal.append(op.record())
+            self._free(self._pending.add(op))
+            if file is not None:
+                self._capacity.writer_closed(file.size, committed=True)
+        self._journal.sync()
+        with self._cond:
+            self._pending.durable_seq = max(self._pending.durable_seq, op.seq)
+            self._cond.notify_all()
+
+    def _finished(self, op: Op) -> None:
+        """``op`` is applied to the target: journal that, then let its space and paths go."""
+        with self._cond:
+            self._journal.append({"op": "done", "seq": op.seq})
+        self._journal.sync()
+        with self._cond:
+            self._free(self._pending.complete(op.seq))
+            if not len(self._pending):
+                self._journal.truncate()
+            self._cond.notify_all()
+
+    def _free(self, files: list[BufferedFile]) -> None:
+        for file in files:
+            try:
+                os.unlink(file.local_path)
+            except FileNotFoundError:
+                pass
+            self._capacity.free(file.size)
+
+    # -- recovery --------------------------------------------------------------------------
+
+    def _recover(self, records: list[dict]) -> int:
+        """Rebuild pending operations from the journal; drop unacknowledged blobs.
+
+        Returns the bytes the surviving blobs hold. The journal is rewritten to hold only
+        what is still pending, so it does not grow across restarts.
+        """
+        done = {record["seq"] for record in records if record["op"] == "done"}
+        self._next_seq = 1 + max((record["seq"] for record in records), default=0)
+        for record in records:
+            if record["op"] == "done" or record["seq"] in done:
+                continue
+            op = Op.from_record(record, str(self._blob_dir))
+            if op.file is not None and not _blob_intact(op.file):
+                logger.error(
+                    "%s: the buffered bytes of %s (journal seq %d) are missing or short; the "
+                    "disk under buffer_dir lost them after they were acknowledged",
+                    self.directory, op.path, op.seq,
+                )
+                continue
+            self._pending.add(op)
+        self._pending.durable_seq = self._next_seq - 1
+        self._journal.rewrite([op.record() for op in self._pending.ops()])
+        referenced = self._pending.referenced()
+        keep = {Path(file.local_path).name for file in referenced}
+        for name in os.listdir(self._blob_dir):
+            if name not in keep:
+                os.unlink(self._blob_dir / name)  # never acknowledged, or already uploaded
+        if self._pending.ops():
+            logger.info("%s: recovered %d pending operations", self.directory, len(self._pending))
+        return sum(file.size for file in referenced)
+
+    def _normalize(self, path: str) -> str:
+        return self.target_fs._strip_protocol(path)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError(f"write-back buffer {self.directory} is closed")
+
+
+def _prepare_directory(buffer_dir: str | os.PathLike) -> Path:
+    if not isinstance(buffer_dir, str | os.PathLike) or not str(buffer_dir):
+        raise ValueError(f"buffer_dir: expected a directory path, got {buffer_dir!r}")
+    directory = Path(buffer_dir).expanduser().absolute()
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"buffer_dir: {directory} exists and is not a directory")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"buffer_dir: cannot create {directory}: {error}") from None
+    return directory
+
+
+def _blob_intact(file: BufferedFile) -> bool:
+    try:
+        return os.stat(file.local_path).st_size == file.size
+    except FileNotFoundError:
+        return False

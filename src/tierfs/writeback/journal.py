@@ -1,0 +1,147 @@
+"""The write-back journal: an append-only file of checksummed JSON records, one per line.
+
+It holds the acknowledged operations not yet applied to the target and the ``done`` marks of
+those applied; it is emptied when nothing is pending and rewritten compactly on recovery.
+It is not an index: the in-memory ``PendingOps`` is rebuilt from it and answers queries.
+A record is ``<crc32 as 8 hex digits> <json>\\n``; a torn or damaged tail (a crash mid-append)
+is cut off, while damage followed by valid records is corruption and raises.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import zlib
+from pathlib import Path
+
+from tierfs.writeback.durability import GroupSync, fsync_directory
+
+logger = logging.getLogger(__name__)
+
+JOURNAL_NAME = "journal"
+
+
+class JournalCorruptError(RuntimeError):
+    """A record in the middle of the journal fails its checksum: the disk lost acknowledged data."""
+
+
+def encode_record(record: dict) -> bytes:
+    payload = json.dumps(record, separators=(",", ":")).encode()
+    return b"%08x %s\n" % (zlib.crc32(payload), payload)
+
+
+def _decode_line(line: bytes) -> dict | None:
+    if len(line) < 10 or line[8:9] != b" ":
+        return None
+    payload = line[9:]
+    try:
+        if int(line[:8], 16) != zlib.crc32(payload):
+            return None
+        return json.loads(payload)
+    except ValueError:
+        return None
+
+
+def decode_records(data: bytes, source: str) -> tuple[list[dict], int]:
+    """The valid records of ``data`` and the length of their prefix (the rest is a torn tail)."""
+    records: list[dict] = []
+    valid_length = 0
+    bad_at: int | None = None
+    offset = 0
+    for line in data.splitlines(keepends=True):
+        record = _decode_line(line[:-1]) if line.endswith(b"\n") else None
+        if record is None:
+            bad_at = offset if bad_at is None else bad_at
+        elif bad_at is not None:
+            raise JournalCorruptError(
+                f"{source}: damaged record at byte {bad_at} is followed by valid ones; "
+                "the disk under buffer_dir lost acknowledged data, inspect it before reusing it"
+            )
+        else:
+            records.append(record)
+            valid_length = offset + len(line)
+        offset += len(line)
+    return records, valid_length
+
+
+def read_journal(directory: str | os.PathLike) -> list[dict]:
+    """The records of ``directory``'s journal, read-only (for status while another process runs)."""
+    path = Path(directory) / JOURNAL_NAME
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    return decode_records(data, str(path))[0]
+
+
+class Journal:
+    """The open journal of a buffer directory; appends are serialised, fsyncs group-committed."""
+
+    def __init__(self, directory: str | os.PathLike):
+        self.directory = Path(directory)
+        self.path = self.directory / JOURNAL_NAME
+        self._lock = threading.Lock()
+        self._fd = -1
+        self._group: GroupSync | None = None
+
+    def open(self) -> list[dict]:
+        """Open for appending; return the records found, after cutting off a torn tail."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            data = b""
+        records, valid_length = decode_records(data, str(self.path))
+        if valid_length < len(data):
+            logger.warning(
+                "%s: dropping a torn tail of %d bytes (an append interrupted by a crash; "
+                "its write was never acknowledged)", self.path, len(data) - valid_length,
+            )
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        if valid_length < len(data):
+            os.ftruncate(self._fd, valid_length)
+            os.fsync(self._fd)
+        fsync_directory(self.directory)
+        self._group = GroupSync(self._fd)
+        return records
+
+    def append(self, record: dict) -> None:
+        """Write one record (not yet durable: call ``sync``)."""
+        data = encode_record(record)
+        with self._lock:
+            written = os.write(self._fd, data)
+            if written != len(data):
+                raise OSError(f"{self.path}: short append ({written} of {len(data)} bytes)")
+
+    def sync(self) -> None:
+        """Return once every record appended before this call is on disk."""
+        self._group.sync()
+
+    def truncate(self) -> None:
+        """Empty the journal: only when no operation is pending, so nothing is lost either way."""
+        with self._lock:
+            os.ftruncate(self._fd, 0)
+
+    def rewrite(self, records: list[dict]) -> None:
+        """Replace the journal by ``records`` atomically (write aside, fsync, rename, fsync dir).
+
+        Only before any thread appends: the descriptor changes.
+        """
+        aside = self.path.with_name(JOURNAL_NAME + ".rewrite")
+        fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(fd, b"".join(encode_record(record) for record in records))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(aside, self.path)
+        fsync_directory(self.directory)
+        os.close(self._fd)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        self._group = GroupSync(self._fd)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
