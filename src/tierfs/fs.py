@@ -10,6 +10,7 @@ chained (``tierfs::s3://bucket/key``), following fsspec's wrapper convention.
 from __future__ import annotations
 
 import logging
+import os
 
 import fsspec
 from fsspec import AbstractFileSystem
@@ -22,10 +23,13 @@ from tierfs.cache import (
     ObjectRef,
     RangeFetcher,
     TieredBlockCache,
+    build_tiers,
     object_version,
     parse_tiers,
     store_identity,
 )
+from tierfs.daemon_client import attach
+from tierfs.daemon_client.protocol import DAEMON_ENV
 from tierfs.metadata import MetadataCache
 from tierfs.read_file import TieredReadFile
 from tierfs.sizes import parse_size
@@ -52,9 +56,18 @@ class TierFileSystem(ChainedFileSystem):
         fetch_concurrency: int | None = None,
         prefetch_blocks: int | None = None,
         write_mode: str = "through",
+        daemon: str | None = None,
+        daemon_token: str | None = None,
+        daemon_fallback: str = "direct",
+        short_circuit: bool = True,
         **kwargs,
     ):
-        """``fo`` is the chained path fsspec passes for ``tierfs::proto://path``; unused."""
+        """``fo`` is the chained path fsspec passes for ``tierfs::proto://path``; unused.
+
+        ``daemon`` (or ``$TIERFS_DAEMON``) is the node's cache daemon, an URL or a unix
+        socket path: the daemon then owns the persistent tiers and ``tiers`` may hold
+        only a private memory tier.
+        """
         super().__init__(**kwargs)
         target_options = dict(target_options or {})
         if fs is None:
@@ -79,10 +92,27 @@ class TierFileSystem(ChainedFileSystem):
         self.write_mode = write_mode
 
         self.counters = CacheCounters()
-        self.cache = TieredBlockCache(parse_tiers(tiers), self.counters)
-        self._source = BlockSource(self.cache, RangeFetcher(fs, concurrency), self.block_size)
-        self._metadata = MetadataCache(float(ttl))
         self._store = store_identity(protocol, target_options)
+        direct = RangeFetcher(fs, concurrency, self.counters)
+        daemon = daemon or os.environ.get(DAEMON_ENV)
+        attachment = None
+        if daemon:
+            attachment = attach(
+                daemon, store=self._store, memory_tiers=parse_tiers(tiers) if tiers else [],
+                direct=direct, counters=self.counters, token=daemon_token,
+                fallback=daemon_fallback, short_circuit=short_circuit,
+            )
+        if attachment is not None:
+            self.block_size = attachment.block_size  # keys must match the daemon's
+            tier_list, fetcher = attachment.tiers, attachment.fetcher
+        else:
+            memory_only = [{"medium": "memory", "capacity": DEFAULTS["memory_capacity"]}]
+            tier_list = build_tiers(parse_tiers(memory_only if daemon and not tiers else tiers))
+            fetcher = direct
+        self.daemon = attachment.client if attachment else None
+        self.cache = TieredBlockCache(tier_list, self.counters)
+        self._source = BlockSource(self.cache, fetcher, self.block_size)
+        self._metadata = MetadataCache(float(ttl))
 
         def _strip_protocol(path):
             # per instance: a path is stripped of "tierfs::"/"tierfs://" and then the target's

@@ -10,10 +10,10 @@ from tierfs.cache.block_source import BlockSource
 from tierfs.cache.config import DEFAULTS, TierSpec, parse_tiers
 from tierfs.cache.fetcher import ObjectChangedError, RangeFetcher
 from tierfs.cache.stats import CacheCounters
-from tierfs.cache.tiered import TieredBlockCache
+from tierfs.cache.tiered import TieredBlockCache, build_tiers
 
 __all__ = [
     "DEFAULTS", "BlockSource", "CacheCounters", "ObjectChangedError", "ObjectRef",
     "RangeFetcher", "TierSpec", "TieredBlockCache", "object_version", "parse_tiers",
-    "store_identity",
+    "build_tiers", "store_identity",
 ]

@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from tierfs.cache.block_key import ObjectRef, block_key
-from tierfs.cache.fetcher import BlockRequest, RangeFetcher
+from tierfs.cache.fetcher import BlockRequest, Fetcher
 from tierfs.cache.single_flight import SingleFlight
 from tierfs.cache.tiered import TieredBlockCache
 
@@ -33,7 +33,7 @@ class Piece:
 
 
 class BlockSource:
-    def __init__(self, cache: TieredBlockCache, fetcher: RangeFetcher, block_size: int,
+    def __init__(self, cache: TieredBlockCache, fetcher: Fetcher, block_size: int,
                  prefetch_workers: int = 2):
         self.cache = cache
         self.fetcher = fetcher
@@ -152,8 +152,6 @@ class BlockSource:
                 self._flights.close(piece.key)
             raise
         self.counters.add("prefetched" if prefetch else "misses", len(to_fetch))
-        self.counters.add("under_store_requests", len(to_fetch))
-        self.counters.add("under_store_bytes", sum(map(len, fetched)))
         blocks.update({p.key: data for p, data in zip(to_fetch, fetched, strict=True)})
         for piece in pieces:
             future, _ = self._flights.join(piece.key)

@@ -11,10 +11,12 @@ import asyncio
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Protocol
 
 from fsspec.asyn import sync
 
 from tierfs.cache.block_key import ObjectRef
+from tierfs.cache.stats import CacheCounters
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +41,16 @@ class ObjectChangedError(OSError):
     """The under store returned a different length than the object's known size."""
 
 
+class Fetcher(Protocol):
+    """Where missing blocks come from: the under store, or the node's daemon."""
+
+    def fetch(self, requests: list[BlockRequest]) -> list[bytes]: ...
+
+
 class RangeFetcher:
-    def __init__(self, target, concurrency: int):
+    def __init__(self, target, concurrency: int, counters: CacheCounters):
         self.target = target
+        self.counters = counters
         self.concurrency = concurrency
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid = os.getpid()
@@ -59,6 +68,8 @@ class RangeFetcher:
                     f"{request.path}: expected {request.end - request.start} bytes at "
                     f"{request.start}, got {len(data)}; the object changed while being read"
                 )
+        self.counters.add("under_store_requests", len(results))
+        self.counters.add("under_store_bytes", sum(map(len, results)))
         return results
 
     async def _fetch_async(self, requests: list[BlockRequest]) -> list[bytes]:

@@ -7,7 +7,8 @@ from collections import Counter
 
 COUNTERS = (
     "hits", "misses", "evictions", "promotions", "demotions", "corrupt_blocks",
-    "under_store_bytes", "under_store_requests", "prefetched",
+    "under_store_bytes", "under_store_requests", "prefetched", "daemon_bytes",
+    "daemon_requests",
 )
 
 

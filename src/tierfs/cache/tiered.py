@@ -24,9 +24,14 @@ from tierfs.cache.tier import PutOutcome, PutResult, Tier
 TIER_KINDS = {"memory": MemoryTier, "ssd": DirectoryTier, "disk": DirectoryTier}
 
 
+def build_tiers(specs: list[TierSpec]) -> list[Tier]:
+    return [TIER_KINDS[spec.medium](spec) for spec in specs]
+
+
 class TieredBlockCache:
-    def __init__(self, specs: list[TierSpec], counters: CacheCounters | None = None):
-        self.tiers: list[Tier] = [TIER_KINDS[spec.medium](spec) for spec in specs]
+    def __init__(self, tiers: list[Tier], counters: CacheCounters | None = None):
+        """``tiers`` fastest first, usually ``build_tiers(parse_tiers(...))``."""
+        self.tiers = tiers
         self.counters = counters or CacheCounters()
         self._memory = next((t for t in self.tiers if not t.spec.persistent), None)
         self._persistent = [t for t in self.tiers if t.spec.persistent]

@@ -1,0 +1,65 @@
+"""Attaching a ``tierfs`` filesystem to the node's cache daemon.
+
+The daemon owns the persistent tiers and fetches every miss once for the node. The
+client keeps only an optional private memory tier, reads the daemon's tier files
+directly when it can see them (short-circuit), and sends misses to the daemon.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from tierfs.cache.config import TierSpec
+from tierfs.cache.fetcher import RangeFetcher
+from tierfs.cache.stats import CacheCounters
+from tierfs.cache.tier import Tier
+from tierfs.cache.tiered import build_tiers
+from tierfs.daemon_client.client import DaemonClient, DaemonUnavailable
+from tierfs.daemon_client.fetcher import FALLBACKS, DaemonFetcher
+from tierfs.daemon_client.short_circuit import ShortCircuitTier
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Attachment:
+    tiers: list[Tier]
+    fetcher: DaemonFetcher
+    block_size: int
+    client: DaemonClient
+
+
+def attach(address: str, *, store: str, memory_tiers: list[TierSpec], direct: RangeFetcher,
+           counters: CacheCounters, token: str | None = None, fallback: str = "direct",
+           short_circuit: bool = True) -> Attachment | None:
+    """Describe the daemon and build the client's tiers and fetcher.
+
+    Returns None when the daemon cannot be reached and ``fallback`` is ``"direct"``
+    (the caller then reads the under store itself); raises when it is ``"error"``.
+    """
+    if fallback not in FALLBACKS:
+        raise ValueError(f"daemon_fallback: {fallback!r} is not one of {', '.join(FALLBACKS)}")
+    if any(spec.persistent for spec in memory_tiers):
+        raise ValueError("tiers: with daemon=..., give at most a memory tier; "
+                         "the daemon owns the ssd and disk tiers")
+    client = DaemonClient(address, token)
+    try:
+        description = client.describe()
+    except DaemonUnavailable:
+        if fallback == "error":
+            raise
+        logger.warning("tierfs daemon at %s is unavailable; reading directly", address)
+        return None
+    mounts = {m["name"]: m["root"] for m in description["mounts"] if m["store"] == store}
+    if not mounts:
+        logger.warning("tierfs daemon at %s has no mount for store %s; reading directly",
+                       address, store)
+    tiers = build_tiers(memory_tiers)
+    if short_circuit:
+        for tier in description["tiers"]:
+            view = ShortCircuitTier.if_visible(tier, description["node_id"])
+            if view is not None:
+                tiers.append(view)
+    fetcher = DaemonFetcher(client, mounts, direct, fallback, counters)
+    return Attachment(tiers, fetcher, int(description["block_size"]), client)

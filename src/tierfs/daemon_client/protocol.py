@@ -1,0 +1,52 @@
+"""The wire protocol between clients (and peers) and the cache daemon, in one place.
+
+The daemon is reached over HTTP on TCP or a unix socket. Blocks are addressed the way
+the cache addresses them, by (mount, path, object size, object version, block index),
+so a client computes the same block key as the daemon and can read the daemon's tier
+files directly (short-circuit) when it runs on the same host.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DESCRIBE = "/v1/describe"
+BLOCK = "/v1/block"
+STATS = "/v1/stats"
+HEALTH = "/healthz"
+METRICS = "/metrics"
+
+SERVED_BY = "X-Tierfs-Served-By"  # "cache", "peer" or "under-store"
+TOKEN_ENV = "TIERFS_DAEMON_TOKEN"
+DAEMON_ENV = "TIERFS_DAEMON"
+NODE_ID_FILE = "tierfs-node-id"  # in each tier directory: proves a client sees the same disk
+
+
+@dataclass(frozen=True)
+class BlockAddress:
+    mount: str
+    path: str
+    size: int
+    version: str
+    index: int
+
+    def to_json(self, from_peer: bool = False) -> dict:
+        return {"mount": self.mount, "path": self.path, "size": self.size,
+                "version": self.version, "index": self.index, "from_peer": from_peer}
+
+    @classmethod
+    def from_json(cls, payload: object) -> tuple[BlockAddress, bool]:
+        """Parse a request body; ``ValueError`` says which field is wrong."""
+        if not isinstance(payload, dict):
+            raise ValueError("body: expected a JSON object")
+        fields = {"mount": str, "path": str, "size": int, "version": str, "index": int}
+        for name, kind in fields.items():
+            value = payload.get(name)
+            if isinstance(value, bool) or not isinstance(value, kind):
+                raise ValueError(f"{name}: expected {kind.__name__}, got {value!r}")
+        if payload["size"] < 0 or payload["index"] < 0:
+            raise ValueError("size and index must not be negative")
+        from_peer = payload.get("from_peer", False)
+        if not isinstance(from_peer, bool):
+            raise ValueError(f"from_peer: expected a boolean, got {from_peer!r}")
+        return cls(**{name: payload[name] for name in fields}), from_peer
