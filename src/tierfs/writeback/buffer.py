@@ -19,7 +19,7 @@ from fsspec import AbstractFileSystem
 
 from tierfs.writeback.capacity import Capacity, Room
 from tierfs.writeback.durability import GroupSync
-from tierfs.writeback.journal import Journal
+from tierfs.writeback.journal import Journal, still_pending
 from tierfs.writeback.lock import BufferLock
 from tierfs.writeback.overlay import DELETED, BufferedFile, OverlayEntry
 from tierfs.writeback.pending import Op, PendingOps
@@ -265,11 +265,8 @@ class WriteBackBuffer:
         Returns the bytes the surviving blobs hold. The journal is rewritten to hold only
         what is still pending, so it does not grow across restarts.
         """
-        done = {record["seq"] for record in records if record["op"] == "done"}
         self._next_seq = 1 + max((record["seq"] for record in records), default=0)
-        for record in records:
-            if record["op"] == "done" or record["seq"] in done:
-                continue
+        for record in still_pending(records):
             op = Op.from_record(record, str(self._blob_dir))
             if op.file is not None and not _blob_intact(op.file):
                 logger.error(

@@ -76,6 +76,12 @@ def read_journal(directory: str | os.PathLike) -> list[dict]:
     return decode_records(data, str(path))[0]
 
 
+def still_pending(records: list[dict]) -> list[dict]:
+    """The operation records of ``records`` that have no ``done`` mark, in journal order."""
+    done = {record["seq"] for record in records if record["op"] == "done"}
+    return [r for r in records if r["op"] != "done" and r["seq"] not in done]
+
+
 class Journal:
     """The open journal of a buffer directory; appends are serialised, fsyncs group-committed."""
 
