@@ -170,3 +170,18 @@ class BlockFiles:
     def _fail(self, key: str, error: CorruptBlock) -> None:
         self.forget(key)
         self._on_corrupt(key, error)
+
+
+def read_block_file(path: Path) -> bytes | None:
+    """The verified data of the block file at ``path`` (e.g. a victim being demoted)."""
+    try:
+        with open(path, "rb") as file:
+            raw = file.read()
+        header = BlockHeader(raw[:HEADER_READ])
+        data = memoryview(raw)[header.data_offset:header.data_offset + header.data_length]
+        if len(data) != header.data_length:
+            raise CorruptBlock("truncated data")
+        header.verify(data, 0)
+        return bytes(data)
+    except (CorruptBlock, OSError):
+        return None

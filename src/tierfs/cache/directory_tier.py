@@ -19,10 +19,13 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
-from tierfs.cache.block_files import HEADER_READ, BlockFiles
-from tierfs.cache.block_format import BlockHeader, CorruptBlock, chunk_size_for, encode_header
+from tierfs.cache.block_files import BlockFiles, read_block_file
+from tierfs.cache.block_format import CorruptBlock, chunk_size_for, encode_header
 from tierfs.cache.config import TierSpec
 from tierfs.cache.eviction import order_by
 from tierfs.cache.tier import PutOutcome, PutResult, Victim
@@ -104,20 +107,30 @@ class DirectoryTier:
     def contains(self, key: str) -> bool:
         return self._files.exists(key)
 
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction on the shared index; the caller holds ``self._lock``."""
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
     def _record_access(self, key: str) -> None:
         with self._lock:
             self._pending_access[key] = self._pending_access.get(key, 0) + 1
-            due = (
-                len(self._pending_access) >= _ACCESS_FLUSH_COUNT
-                or time.time() - self._last_flush > _ACCESS_FLUSH_SECONDS
-            )
-            if due:
-                conn = self._connection()
-                conn.execute("BEGIN IMMEDIATE")
-                try:
+            if (len(self._pending_access) >= _ACCESS_FLUSH_COUNT
+                    or time.time() - self._last_flush > _ACCESS_FLUSH_SECONDS):
+                with self._transaction() as conn:
                     self._flush_access(conn)
-                finally:
-                    conn.execute("COMMIT")
+
+    def flush(self) -> None:
+        """Write this process's batched access times now (at shutdown, say)."""
+        with self._lock, self._transaction() as conn:
+            self._flush_access(conn)
 
     def _flush_access(self, conn: sqlite3.Connection) -> None:
         """Write batched hits; caller holds ``self._lock`` and an open transaction."""
@@ -141,29 +154,21 @@ class DirectoryTier:
         self._write_file(staged, header, data)
         victims: list[Victim] = []
         try:
-            with self._lock:
-                conn = self._connection()
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    self._flush_access(conn)
-                    if conn.execute("SELECT 1 FROM blocks WHERE key = ?", (key,)).fetchone():
-                        conn.execute("ROLLBACK")
-                        return PutOutcome(PutResult.ALREADY_PRESENT)
-                    used = conn.execute("SELECT used FROM usage").fetchone()[0]
-                    while used + size > self.spec.capacity:
-                        used -= self._evict_batch(conn, used + size - self.spec.capacity, victims)
-                    now = time.time()
-                    conn.execute(
-                        "INSERT INTO blocks (key, size, last_access, inserted) VALUES (?, ?, ?, ?)",
-                        (key, size, now, now),
-                    )
-                    conn.execute("UPDATE usage SET used = ?", (used + size,))
-                    final.parent.mkdir(exist_ok=True)
-                    os.rename(staged, final)
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
+            with self._lock, self._transaction() as conn:
+                self._flush_access(conn)
+                if conn.execute("SELECT 1 FROM blocks WHERE key = ?", (key,)).fetchone():
+                    return PutOutcome(PutResult.ALREADY_PRESENT)
+                used = conn.execute("SELECT used FROM usage").fetchone()[0]
+                while used + size > self.spec.capacity:
+                    used -= self._evict_batch(conn, used + size - self.spec.capacity, victims)
+                now = time.time()
+                conn.execute(
+                    "INSERT INTO blocks (key, size, last_access, inserted) VALUES (?, ?, ?, ?)",
+                    (key, size, now, now),
+                )
+                conn.execute("UPDATE usage SET used = ?", (used + size,))
+                final.parent.mkdir(exist_ok=True)
+                os.rename(staged, final)
         finally:
             staged.unlink(missing_ok=True)
         return PutOutcome(PutResult.STORED, victims)
@@ -184,27 +189,12 @@ class DirectoryTier:
             staged = self._staging_name("v")
             try:
                 os.rename(self._files.path(key), staged)
-                victims.append(self._victim(key, staged))
+                victims.append(Victim(key, read=partial(read_block_file, staged),
+                                      release=partial(staged.unlink, missing_ok=True)))
             except FileNotFoundError:
                 pass  # a row whose file was lost in a crash: nothing to move
             freed += size
         return freed
-
-    def _victim(self, key: str, staged: Path) -> Victim:
-        def read() -> bytes | None:
-            try:
-                with open(staged, "rb") as file:
-                    raw = file.read()
-                header = BlockHeader(raw[:HEADER_READ])
-                data = memoryview(raw)[header.data_offset:header.data_offset + header.data_length]
-                if len(data) != header.data_length:
-                    raise CorruptBlock("truncated data")
-                header.verify(data, 0)
-                return bytes(data)
-            except (CorruptBlock, OSError):
-                return None
-
-        return Victim(key, read=read, release=lambda: staged.unlink(missing_ok=True))
 
     def _staging_name(self, kind: str) -> Path:
         return self._staging / f"{kind}-{os.getpid()}-{uuid.uuid4().hex}"
@@ -221,18 +211,13 @@ class DirectoryTier:
             os.close(fd)
 
     def remove(self, key: str) -> bool:
-        with self._lock:
-            conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                row = conn.execute("SELECT size FROM blocks WHERE key = ?", (key,)).fetchone()
-                if row:
-                    conn.execute("DELETE FROM blocks WHERE key = ?", (key,))
-                    conn.execute("UPDATE usage SET used = used - ?", (row[0],))
-                self._files.forget(key)
-                self._files.path(key).unlink(missing_ok=True)
-            finally:
-                conn.execute("COMMIT")
+        with self._lock, self._transaction() as conn:
+            row = conn.execute("SELECT size FROM blocks WHERE key = ?", (key,)).fetchone()
+            if row:
+                conn.execute("DELETE FROM blocks WHERE key = ?", (key,))
+                conn.execute("UPDATE usage SET used = used - ?", (row[0],))
+            self._files.forget(key)
+            self._files.path(key).unlink(missing_ok=True)
         return row is not None
 
     # -- housekeeping --
@@ -245,19 +230,14 @@ class DirectoryTier:
         return used, blocks
 
     def clear(self) -> None:
-        with self._lock:
-            conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                keys = [row[0] for row in conn.execute("SELECT key FROM blocks")]
-                conn.execute("DELETE FROM blocks")
-                conn.execute("UPDATE usage SET used = 0")
-                self._pending_access.clear()
-                self._files.forget_all()
-                for key in keys:
-                    self._files.path(key).unlink(missing_ok=True)
-            finally:
-                conn.execute("COMMIT")
+        with self._lock, self._transaction() as conn:
+            keys = [row[0] for row in conn.execute("SELECT key FROM blocks")]
+            conn.execute("DELETE FROM blocks")
+            conn.execute("UPDATE usage SET used = 0")
+            self._pending_access.clear()
+            self._files.forget_all()
+            for key in keys:
+                self._files.path(key).unlink(missing_ok=True)
 
     def _remove_leftovers(self) -> None:
         """Delete what crashed processes left: staging files of dead pids, unindexed blocks."""
@@ -265,17 +245,12 @@ class DirectoryTier:
             pid = staged.name.split("-")[1] if staged.name.count("-") >= 2 else ""
             if pid.isdigit() and not _process_alive(int(pid)):
                 staged.unlink(missing_ok=True)
-        with self._lock:
-            conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                indexed = {row[0] for row in conn.execute("SELECT key FROM blocks")}
-                for shard in self._blocks.iterdir():
-                    for block in shard.iterdir():
-                        if block.name not in indexed:
-                            block.unlink(missing_ok=True)
-            finally:
-                conn.execute("COMMIT")
+        with self._lock, self._transaction() as conn:
+            indexed = {row[0] for row in conn.execute("SELECT key FROM blocks")}
+            for shard in self._blocks.iterdir():
+                for block in shard.iterdir():
+                    if block.name not in indexed:
+                        block.unlink(missing_ok=True)
 
 
 def _process_alive(pid: int) -> bool:
