@@ -8,11 +8,8 @@ It measures reads only; writes, EC and shuffle have their own scenarios.
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
-import os
 import shutil
-import sys
 import tempfile
 import time
 import traceback
@@ -26,20 +23,13 @@ import fsspec
 from tierfs.sizes import parse_size
 from tierfs_bench.read_checks import evaluate_checks
 from tierfs_bench.read_data import DataSet, DataSpec, build_dataset, remove_dataset
-from tierfs_bench.read_variants import (
-    Family,
-    Reader,
-    VariantConfig,
-    build_families,
-    tierfs_available,
-)
-from tierfs_bench.read_workloads import Workload, verify, workloads
-from tierfs_bench.report import Measurement, Report
+from tierfs_bench.read_measure import MAX_RUNS, Profiles, Session, log
+from tierfs_bench.read_variants import Family, VariantConfig, build_families, tierfs_available
+from tierfs_bench.read_workloads import Workload, workloads
+from tierfs_bench.report import Report
 
 BASELINES = ["s3fs", "local"]
 _QUICK = DataSpec(large_files=2, large_size=8 * 2**20, small_files=32, random_reads=64)
-_MAX_RUNS = 25
-_STATS_COUNTERS = ("hits", "misses", "evictions", "promotions", "under_store_bytes")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,10 +42,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     out.add_argument("--runs", type=int, default=3,
                      help="timed runs per variant and workload (default 3)")
     out.add_argument("--min-time", type=float, default=0.5,
-                     help="warm and uncached variants repeat (up to 25 runs) until their runs "
-                          "add up to this many seconds (default 0.5)")
+                     help=f"warm and uncached variants repeat (up to {MAX_RUNS} runs) until "
+                          "their runs add up to this many seconds (default 0.5)")
     out.add_argument("--json", metavar="FILE", help="write the results as JSON")
     out.add_argument("--plot", metavar="DIR", help="write one PNG bar chart per workload")
+    out.add_argument("--profile", metavar="DIR",
+                     help="write a pyinstrument profile of each tierfs series (slows them)")
     out.add_argument("--strict", action="store_true",
                      help="exit with 1 when a required check fails (default: only when a "
                           "variant fails or reads wrong bytes)")
@@ -170,12 +162,12 @@ def _storage_options(args: argparse.Namespace, workdir: Path, stack: ExitStack) 
 
     # the RSS check stores rss_bytes; 30 volumes of 64 MiB would not hold 4 GiB
     volume_mb = 512 if (args.rss or args.rss_only) else 64
-    _log(f"starting an embedded SeaweedFS in {workdir / 'seaweed'} ...")
+    log(f"starting an embedded SeaweedFS in {workdir / 'seaweed'} ...")
     (workdir / "seaweed").mkdir(exist_ok=True)  # EmbeddedS3 expects an existing directory
     server = EmbeddedS3(workdir / "seaweed", volume_size_mb=volume_mb)
     stack.callback(server.stop)
     server.start()
-    _log(f"SeaweedFS S3 gateway at {server.endpoint_url}")
+    log(f"SeaweedFS S3 gateway at {server.endpoint_url}")
     return server.storage_options()
 
 
@@ -186,11 +178,11 @@ def _compare(args: argparse.Namespace, spec: DataSpec, storage_options: dict,
     if not s3.exists(args.bucket):
         s3.mkdir(args.bucket)
     prefix = f"read-{uuid.uuid4().hex[:8]}"
-    _log(f"writing the data set ({spec.total_bytes / 2**20:,.0f} MiB) locally and to "
+    log(f"writing the data set ({spec.total_bytes / 2**20:,.0f} MiB) locally and to "
          f"s3://{args.bucket}/{prefix} ...")
     started = time.perf_counter()
     dataset = build_dataset(s3, spec, args.bucket, prefix, workdir / "local")
-    _log(f"data set ready in {time.perf_counter() - started:.1f} s")
+    log(f"data set ready in {time.perf_counter() - started:.1f} s")
     try:
         config = VariantConfig(
             storage_options=storage_options, block_size=args.block_size,
@@ -236,15 +228,22 @@ def measure_all(args: argparse.Namespace, dataset: DataSet, config: VariantConfi
                              f"choose from {[w.name for w in chosen]}")
         chosen = [w for w in chosen if w.name in names]
     _describe(report, dataset, families, chosen, args)
+    profiles = Profiles(Path(args.profile)) if args.profile else None
+    session = Session(dataset, report, workdir / "caches", runs=args.runs,
+                      min_time=args.min_time, profiles=profiles)
     failures = 0
     for family in families:
         try:
-            measure_family(family, dataset, chosen, args, workdir / "caches", report)
+            session.measure_family(family, chosen)
         except Exception as error:  # noqa: BLE001 - report the variant's failure, measure the rest
             failures += 1
             traceback.print_exc()
             report.notes.append(f"FAILED {family.name}: {type(error).__name__}: {error}")
             report.measurements = [m for m in report.measurements if m.seconds]
+    if profiles is not None:
+        for path in profiles.write():
+            log(f"profile written to {path} (and .html)")
+        report.notes.append("timings taken under a profiler (--profile): expect them lower")
     return failures
 
 
@@ -272,149 +271,12 @@ def _describe(report: Report, dataset: DataSet, families: list[Family],
         "MB/s = bytes delivered / median wall time of the runs; 'x s3fs', 'x local' = "
         "throughput ratio to (a) and (e) on the same workload.",
         f"cold = a new instance over an empty cache directory for each of {args.runs} runs; "
-        "warm = runs after one untimed pass of the same workload (local and s3fs also get "
-        f"one untimed pass); warm and uncached variants repeat until {args.min_time:g} s "
-        f"(at least {args.runs} runs). Every open, metadata request and fetch is timed; "
-        "only one small unrelated object is read first, to open connections. Dirty pages are "
-        "written back (sync) before each series.",
+        "warm = runs after one untimed pass of the same workload (local gets one too); warm "
+        f"and uncached variants repeat until {args.min_time:g} s (at least {args.runs} runs). "
+        "Every open, metadata request and fetch is timed; only one small unrelated object is "
+        "read first, to open connections. Dirty pages are written back (sync) before each "
+        "series.",
     ]
     if not tierfs_available():
         notes.append("tierfs variants skipped: src/tierfs/fs.py is not in this checkout yet.")
     report.notes += notes
-
-
-def measure_family(family: Family, dataset: DataSet, chosen: list[Workload], args,
-                   cache_root: Path, report: Report) -> None:
-    if not family.cached:
-        reader = family.make(None)
-        reader.prime()
-        for workload in chosen:
-            measurement = report.add(Measurement(family.plain, workload.name, workload.nbytes))
-            _timed(reader, workload, dataset)  # untimed warm-up: page cache, connection pool
-            _repeat(reader, workload, dataset, measurement, args)
-            _log_measurement(measurement)
-        verify(reader, dataset)
-        reader.close()
-        return
-    for workload in chosen:
-        _measure_cached(family, dataset, workload, args, cache_root, report)
-    _verify_cached(family, dataset, cache_root)
-
-
-def _measure_cached(family: Family, dataset: DataSet, workload: Workload, args,
-                    cache_root: Path, report: Report) -> None:
-    """Cold runs, each over a fresh cache; then warm runs over the last one (or its reopening)."""
-    cold = None
-    if family.cold:
-        cold = report.add(Measurement(family.cold, workload.name, workload.nbytes))
-    reader = cache_dir = None
-    fill_seconds = 0.0
-    for run_index in range(args.runs if cold else 1):
-        if reader is not None:
-            reader.close()
-            shutil.rmtree(cache_dir, ignore_errors=True)
-        cache_dir = _fresh_dir(cache_root, family.name)
-        reader = family.make(cache_dir)
-        reader.prime()
-        _settle()
-        before = reader.cache_stats()
-        fill_seconds = _timed(reader, workload, dataset)
-        if cold:
-            cold.seconds.append(fill_seconds)
-            _record_stats(cold, run_index, before, reader.cache_stats())
-    if cold:
-        _log_measurement(cold)
-    if family.reopen:
-        reader.close()
-        reader = family.reopen(reader, cache_dir)
-        reader.prime()
-    warm = report.add(Measurement(family.warm, workload.name, workload.nbytes))
-    warm.extra["fill_seconds"] = fill_seconds
-    _repeat(reader, workload, dataset, warm, args)
-    fetched = sum(run.get("under_store_bytes", 0) for run in warm.extra.get("stats", []))
-    if fetched:
-        report.notes.append(
-            f"WARNING {family.warm} / {workload.name}: warm runs read {fetched:,} bytes from "
-            "the under store (expected 0)"
-        )
-    if family.reopen and warm.seconds[0] > 2 * warm.median_seconds:
-        report.notes.append(
-            f"note: {family.warm} / {workload.name}: the first run after reopening took "
-            f"{warm.seconds[0]:.3f} s, the median {warm.median_seconds:.3f} s"
-        )
-    _log_measurement(warm)
-    reader.close()
-    shutil.rmtree(cache_dir, ignore_errors=True)
-
-
-def _repeat(reader: Reader, workload: Workload, dataset: DataSet, measurement: Measurement,
-            args) -> None:
-    """``args.runs`` timed runs, more while they add up to less than ``args.min_time``."""
-    _settle()
-    run_index = 0
-    while run_index < args.runs or (
-        sum(measurement.seconds) < args.min_time and run_index < _MAX_RUNS
-    ):
-        before = reader.cache_stats()
-        measurement.seconds.append(_timed(reader, workload, dataset))
-        _record_stats(measurement, run_index, before, reader.cache_stats())
-        run_index += 1
-
-
-def _settle() -> None:
-    """Write back dirty pages (data set, cache fills) so no variant pays another's write-back."""
-    os.sync()
-
-
-def _verify_cached(family: Family, dataset: DataSet, cache_root: Path) -> None:
-    """Bytes served on a miss and on a hit (and after a reopen) equal the local bytes."""
-    cache_dir = _fresh_dir(cache_root, family.name + "-verify")
-    reader = family.make(cache_dir)
-    verify(reader, dataset)
-    if family.reopen:
-        reader.close()
-        reader = family.reopen(reader, cache_dir)
-    verify(reader, dataset)
-    reader.close()
-    shutil.rmtree(cache_dir, ignore_errors=True)
-
-
-def _timed(reader: Reader, workload: Workload, dataset: DataSet) -> float:
-    gc.collect()
-    start = time.perf_counter()
-    delivered = workload.run(reader, dataset)
-    seconds = time.perf_counter() - start
-    if delivered != workload.nbytes:
-        raise AssertionError(
-            f"{reader.name} / {workload.name}: delivered {delivered} bytes, "
-            f"expected {workload.nbytes}"
-        )
-    return seconds
-
-
-def _record_stats(measurement: Measurement, run_index: int, before: dict | None,
-                  after: dict | None) -> None:
-    """Per-run deltas of the cache counters, and tier occupancy after the run (tierfs only)."""
-    if before is None or after is None:
-        return
-    delta = {name: after.get(name, 0) - before.get(name, 0) for name in _STATS_COUNTERS}
-    delta["run"] = run_index
-    delta["tiers"] = [
-        {key: tier.get(key) for key in ("medium", "used", "blocks", "capacity")}
-        for tier in after.get("tiers", [])
-    ]
-    measurement.extra.setdefault("stats", []).append(delta)
-
-
-def _fresh_dir(root: Path, name: str) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root))
-
-
-def _log_measurement(m: Measurement) -> None:
-    _log(f"  {m.variant:<18} {m.workload:<12} {m.mb_per_s:>10,.1f} MB/s  ({len(m.seconds)} runs: "
-         f"first {m.seconds[0]:.4f}, min {min(m.seconds):.4f}, max {max(m.seconds):.4f} s)")
-
-
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)

@@ -131,6 +131,7 @@ class Family:
     cold: str | None = None
     warm: str | None = None
     reopen: Callable[[Reader, Path], Reader] | None = None
+    warm_up: bool = False  # one untimed pass before the runs of an uncached family
     descriptions: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -197,7 +198,7 @@ def build_families(dataset: DataSet, config: VariantConfig) -> list[Family]:
     mib = config.block_size / 2**20
     families = [
         Family(
-            "local", lambda _dir: LocalReader(dataset), cached=False, plain="local",
+            "local", lambda _dir: LocalReader(dataset), cached=False, plain="local", warm_up=True,
             descriptions={"local": "(e) the limit: Python open() of local files with the same "
                                    "bytes (in the page cache)"},
         ),

@@ -1,0 +1,212 @@
+"""Timing of the read benchmark: cold and warm series per family, with cache counters.
+
+``Session`` runs every workload of one family, records medians through ``Report`` and, with
+``--profile``, a pyinstrument profile of the tierfs runs. Choosing variants, printing and
+checking are ``read.py``'s job.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import shutil
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tierfs_bench.read_data import DataSet
+from tierfs_bench.read_variants import Family, Reader
+from tierfs_bench.read_workloads import Workload, verify
+from tierfs_bench.report import Measurement, Report
+
+MAX_RUNS = 25
+_STATS_COUNTERS = ("hits", "misses", "evictions", "promotions", "under_store_bytes")
+
+
+class Profiles:
+    """One pyinstrument profile per (variant, workload) of the variants it is asked for.
+
+    Only the calling thread is sampled: time the reader spends waiting for prefetch or
+    fetch threads shows up as waiting, not as the fetch itself.
+    """
+
+    def __init__(self, directory: Path, prefix: str = "tierfs"):
+        self.directory = directory
+        self.prefix = prefix
+        self._profilers: dict[tuple[str, str], object] = {}
+
+    @contextmanager
+    def sample(self, variant: str, workload: str):
+        if not variant.startswith(self.prefix):
+            yield
+            return
+        from pyinstrument import Profiler
+
+        profiler = self._profilers.setdefault((variant, workload), Profiler(interval=0.0005))
+        profiler.start()
+        try:
+            yield
+        finally:
+            profiler.stop()
+
+    def write(self) -> list[Path]:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        written = []
+        for (variant, workload), profiler in self._profilers.items():
+            stem = f"{variant}-{workload}".replace(" ", "_")
+            text = self.directory / f"{stem}.txt"
+            text.write_text(profiler.output_text(unicode=True, color=False))
+            (self.directory / f"{stem}.html").write_text(profiler.output_html())
+            written.append(text)
+        return written
+
+
+@dataclass
+class Session:
+    dataset: DataSet
+    report: Report
+    cache_root: Path
+    runs: int = 3
+    min_time: float = 0.5
+    profiles: Profiles | None = None
+
+    def measure_family(self, family: Family, chosen: list[Workload]) -> None:
+        if not family.cached:
+            reader = family.make(None)
+            reader.prime()
+            for workload in chosen:
+                measurement = self.report.add(
+                    Measurement(family.plain, workload.name, workload.nbytes)
+                )
+                if family.warm_up:  # the page cache, for the local limit
+                    self._timed(reader, workload, None)
+                self._repeat(reader, workload, measurement)
+                _log_measurement(measurement)
+            verify(reader, self.dataset)
+            reader.close()
+            return
+        for workload in chosen:
+            self._measure_cached(family, workload)
+        self._verify_cached(family)
+
+    def _measure_cached(self, family: Family, workload: Workload) -> None:
+        """Cold runs, each over a fresh cache; warm runs over the last one (or its reopening)."""
+        cold = None
+        if family.cold:
+            cold = self.report.add(Measurement(family.cold, workload.name, workload.nbytes))
+        reader = cache_dir = None
+        fill_seconds = 0.0
+        for run_index in range(self.runs if cold else 1):
+            if reader is not None:
+                reader.close()
+                shutil.rmtree(cache_dir, ignore_errors=True)
+            cache_dir = self._fresh_dir(family.name)
+            reader = family.make(cache_dir)
+            reader.prime()
+            settle()
+            before = reader.cache_stats()
+            fill_seconds = self._timed(reader, workload, family.cold)
+            if cold:
+                cold.seconds.append(fill_seconds)
+                _record_stats(cold, run_index, before, reader.cache_stats())
+        if cold:
+            _log_measurement(cold)
+        if family.reopen:
+            reader.close()
+            reader = family.reopen(reader, cache_dir)
+            reader.prime()
+        warm = self.report.add(Measurement(family.warm, workload.name, workload.nbytes))
+        warm.extra["fill_seconds"] = fill_seconds
+        self._repeat(reader, workload, warm)
+        fetched = sum(run.get("under_store_bytes", 0) for run in warm.extra.get("stats", []))
+        if fetched:
+            self.report.notes.append(
+                f"WARNING {family.warm} / {workload.name}: warm runs read {fetched:,} bytes "
+                "from the under store (expected 0)"
+            )
+        if family.reopen and warm.seconds[0] > 2 * warm.median_seconds:
+            self.report.notes.append(
+                f"note: {family.warm} / {workload.name}: the first run after reopening took "
+                f"{warm.seconds[0]:.3f} s, the median {warm.median_seconds:.3f} s"
+            )
+        _log_measurement(warm)
+        reader.close()
+        shutil.rmtree(cache_dir, ignore_errors=True)
+
+    def _repeat(self, reader: Reader, workload: Workload, measurement: Measurement) -> None:
+        """``runs`` timed runs, and more while they add up to less than ``min_time``."""
+        settle()
+        run_index = 0
+        while run_index < self.runs or (
+            sum(measurement.seconds) < self.min_time and run_index < MAX_RUNS
+        ):
+            before = reader.cache_stats()
+            measurement.seconds.append(self._timed(reader, workload, measurement.variant))
+            _record_stats(measurement, run_index, before, reader.cache_stats())
+            run_index += 1
+
+    def _verify_cached(self, family: Family) -> None:
+        """Bytes served on a miss and on a hit (and after a reopen) equal the local bytes."""
+        cache_dir = self._fresh_dir(family.name + "-verify")
+        reader = family.make(cache_dir)
+        verify(reader, self.dataset)
+        if family.reopen:
+            reader.close()
+            reader = family.reopen(reader, cache_dir)
+        verify(reader, self.dataset)
+        reader.close()
+        shutil.rmtree(cache_dir, ignore_errors=True)
+
+    def _timed(self, reader: Reader, workload: Workload, variant: str | None) -> float:
+        gc.collect()
+        profiling = self.profiles is not None and variant is not None
+        with self.profiles.sample(variant, workload.name) if profiling else _nothing():
+            start = time.perf_counter()
+            delivered = workload.run(reader, self.dataset)
+            seconds = time.perf_counter() - start
+        if delivered != workload.nbytes:
+            raise AssertionError(
+                f"{reader.name} / {workload.name}: delivered {delivered} bytes, "
+                f"expected {workload.nbytes}"
+            )
+        return seconds
+
+    def _fresh_dir(self, name: str) -> Path:
+        self.cache_root.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self.cache_root))
+
+
+@contextmanager
+def _nothing():
+    yield
+
+
+def settle() -> None:
+    """Write back dirty pages (data set, cache fills) so no variant pays another's write-back."""
+    os.sync()
+
+
+def _record_stats(measurement: Measurement, run_index: int, before: dict | None,
+                  after: dict | None) -> None:
+    """Per-run deltas of the cache counters, and tier occupancy after the run (tierfs only)."""
+    if before is None or after is None:
+        return
+    delta = {name: after.get(name, 0) - before.get(name, 0) for name in _STATS_COUNTERS}
+    delta["run"] = run_index
+    delta["tiers"] = [
+        {key: tier.get(key) for key in ("medium", "used", "blocks", "capacity")}
+        for tier in after.get("tiers", [])
+    ]
+    measurement.extra.setdefault("stats", []).append(delta)
+
+
+def _log_measurement(m: Measurement) -> None:
+    log(f"  {m.variant:<18} {m.workload:<12} {m.mb_per_s:>10,.1f} MB/s  ({len(m.seconds)} runs: "
+        f"first {m.seconds[0]:.4f}, min {min(m.seconds):.4f}, max {max(m.seconds):.4f} s)")
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
