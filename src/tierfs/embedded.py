@@ -91,14 +91,18 @@ class EmbeddedS3:
             "client_kwargs": {"endpoint_url": self.endpoint_url, "region_name": "us-east-1"},
         }
 
-    def minio_client(self):
+    def minio_client(self, retries: bool = True):
+        import urllib3
         from minio import Minio
 
+        http = None if retries else urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=1, read=5), retries=urllib3.Retry(total=0))
         return Minio(
             f"127.0.0.1:{self.s3_port}",
             access_key=self.access_key,
             secret_key=self.secret_key,
             secure=False,
+            http_client=http,
         )
 
     def _write_identity(self) -> Path:
@@ -146,7 +150,7 @@ class EmbeddedS3:
 
     def _wait_ready(self, timeout: float) -> None:
         """Poll until a bucket can be created: the gateway, filer and a volume all answer."""
-        client = self.minio_client()
+        client = self.minio_client(retries=False)  # each poll is one quick attempt
         deadline = time.monotonic() + timeout
         last_error: Exception | None = None
         while time.monotonic() < deadline:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
+import weakref
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -60,6 +61,7 @@ class DaemonClient:
             headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
             self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout,
                                                   headers=headers)
+            weakref.finalize(self, _close_session, self.loop, self._session)
         return self._session
 
     async def _request(self, method: str, route: str, **kwargs) -> tuple[bytes, dict]:
@@ -99,6 +101,20 @@ class DaemonClient:
     def close(self) -> None:
         if self._session is not None and not self._session.closed and self._pid == os.getpid():
             sync(self.loop, self._session.close)
+
+
+def _close_session(loop: asyncio.AbstractEventLoop, session: aiohttp.ClientSession) -> None:
+    """At garbage collection or exit: close politely if the loop runs, else drop sockets."""
+    if session.closed:
+        return
+    if loop.is_running() and not loop.is_closed():
+        try:
+            sync(loop, session.close, timeout=1)
+            return
+        except Exception:  # noqa: BLE001 - shutting down: fall through to the hard close
+            pass
+    if session.connector is not None:
+        session.connector._close()
 
 
 def _json(body: bytes) -> dict:

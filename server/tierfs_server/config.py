@@ -1,0 +1,209 @@
+"""The daemon's TOML configuration, validated at start: a bad key stops it with its name.
+
+    [server]                      # all optional
+    host = "127.0.0.1"            # any non-loopback address requires a token
+    port = 7480
+    unix_socket = "/run/tierfs/daemon.sock"
+    token_file = "/etc/tierfs/token"   # or token = "..."
+    tls_cert = "..."              # with tls_key: serve HTTPS
+    tls_key = "..."
+    max_request_bytes = "64KiB"
+    metadata_ttl = 2.0            # seconds a client's object version is trusted unchecked
+
+    [cache]
+    block_size = "4MiB"
+    tiers = [{medium = "memory", capacity = "2GiB"},
+             {medium = "ssd", path = "/mnt/nvme/tierfs", capacity = "200GiB"}]
+
+    [mounts.datasets]             # one table per under store
+    url = "s3://datasets"
+    options = {key = "...", secret = "...", client_kwargs = {endpoint_url = "http://..."}}
+
+    [peers]                       # optional: daemons of other nodes
+    self = "http://10.0.0.5:7480"
+    members = ["http://10.0.0.5:7480", "http://10.0.0.6:7480"]   # or dns = "tierfs:7480"
+    timeout = 0.5
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tierfs.cache.config import DEFAULTS, TierSpec, parse_tiers
+from tierfs.sizes import parse_size
+
+_SECTIONS = {"server", "cache", "mounts", "peers"}
+_SERVER_KEYS = {"host", "port", "unix_socket", "token", "token_file", "tls_cert", "tls_key",
+                "max_request_bytes", "metadata_ttl", "workers"}
+_PEER_KEYS = {"self", "members", "dns", "timeout", "down_seconds"}
+
+
+@dataclass(frozen=True)
+class Mount:
+    name: str
+    url: str
+    options: dict
+
+
+@dataclass(frozen=True)
+class PeerConfig:
+    self_url: str | None = None
+    members: tuple[str, ...] = ()
+    dns: str | None = None
+    timeout: float = 0.5
+    down_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    host: str = "127.0.0.1"
+    port: int | None = 7480
+    unix_socket: str | None = None
+    token: str | None = field(default=None, repr=False)
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    max_request_bytes: int = 64 * 2**10
+    metadata_ttl: float = 2.0
+    workers: int = 16
+    block_size: int = DEFAULTS["block_size"]
+    tiers: tuple[TierSpec, ...] = ()
+    mounts: tuple[Mount, ...] = ()
+    peers: PeerConfig = PeerConfig()
+
+
+def load_config(path: str | os.PathLike) -> DaemonConfig:
+    try:
+        with open(path, "rb") as file:
+            raw = tomllib.load(file)
+    except FileNotFoundError:
+        raise ValueError(f"--config: {path} does not exist") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"--config: {path} is not valid TOML: {error}") from None
+    return parse_config(raw)
+
+
+def parse_config(raw: dict) -> DaemonConfig:
+    unknown = set(raw) - _SECTIONS
+    if unknown:
+        raise ValueError(f"unknown section(s) {sorted(unknown)}; expected {sorted(_SECTIONS)}")
+    server = _table(raw, "server", _SERVER_KEYS)
+    cache = _table(raw, "cache", {"block_size", "tiers"})
+    host = server.get("host", "127.0.0.1")
+    port = server.get("port", 7480)
+    if port is not None and (isinstance(port, bool) or not isinstance(port, int)
+                             or not 0 <= port < 65536):
+        raise ValueError(f"server.port: expected 0..65535, got {port!r}")
+    token = _token(server)
+    if not _is_loopback(host) and not token:
+        raise ValueError(f"server.token: listening on {host} (not loopback) requires a token "
+                         "(server.token or server.token_file)")
+    if bool(server.get("tls_cert")) != bool(server.get("tls_key")):
+        raise ValueError("server.tls_cert and server.tls_key: give both or neither")
+    tiers = parse_tiers(cache.get("tiers"))
+    return DaemonConfig(
+        host=host,
+        port=port,
+        unix_socket=server.get("unix_socket"),
+        token=token,
+        tls_cert=server.get("tls_cert"),
+        tls_key=server.get("tls_key"),
+        max_request_bytes=parse_size(server.get("max_request_bytes", "64KiB"),
+                                     "server.max_request_bytes"),
+        metadata_ttl=_number(server.get("metadata_ttl", 2.0), "server.metadata_ttl"),
+        workers=_count(server.get("workers", 16), "server.workers"),
+        block_size=_block_size(cache.get("block_size", DEFAULTS["block_size"])),
+        tiers=tuple(tiers),
+        mounts=_mounts(raw.get("mounts", {})),
+        peers=_peers(_table(raw, "peers", _PEER_KEYS)),
+    )
+
+
+def _table(raw: dict, name: str, keys: set[str]) -> dict:
+    table = raw.get(name, {})
+    if not isinstance(table, dict):
+        raise ValueError(f"{name}: expected a table")
+    unknown = set(table) - keys
+    if unknown:
+        raise ValueError(f"{name}.{sorted(unknown)[0]}: unknown key; expected {sorted(keys)}")
+    return table
+
+
+def _token(server: dict) -> str | None:
+    if "token_file" in server:
+        try:
+            token = Path(server["token_file"]).read_text().strip()
+        except OSError as error:
+            raise ValueError(f"server.token_file: cannot read it ({error.strerror})") from None
+    else:
+        token = server.get("token")
+    if token is not None and (not isinstance(token, str) or len(token) < 16):
+        raise ValueError("server.token: must be a string of at least 16 characters")
+    return token
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _number(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name}: expected a number, got {value!r}")
+    return float(value)
+
+
+def _count(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
+    return value
+
+
+def _block_size(value) -> int:
+    size = parse_size(value, "cache.block_size")
+    if size <= 0:
+        raise ValueError(f"cache.block_size: must be positive, got {value!r}")
+    return size
+
+
+def _mounts(table: dict) -> tuple[Mount, ...]:
+    if not isinstance(table, dict) or not table:
+        raise ValueError("mounts: at least one [mounts.NAME] table with a url is required")
+    mounts = []
+    for name, mount in table.items():
+        if not isinstance(mount, dict):
+            raise ValueError(f"mounts.{name}: expected a table")
+        unknown = set(mount) - {"url", "options"}
+        if unknown:
+            raise ValueError(f"mounts.{name}.{sorted(unknown)[0]}: unknown key")
+        url = mount.get("url")
+        if not isinstance(url, str) or "://" not in url:
+            raise ValueError(f"mounts.{name}.url: expected a URL such as 's3://bucket'")
+        options = mount.get("options", {})
+        if not isinstance(options, dict):
+            raise ValueError(f"mounts.{name}.options: expected a table")
+        mounts.append(Mount(name, url, options))
+    return tuple(mounts)
+
+
+def _peers(table: dict) -> PeerConfig:
+    members = table.get("members", [])
+    if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+        raise ValueError("peers.members: expected a list of daemon URLs")
+    if (members or table.get("dns")) and not table.get("self"):
+        raise ValueError("peers.self: required with peers.members or peers.dns "
+                         "(this daemon's own URL as its peers reach it)")
+    return PeerConfig(
+        self_url=table.get("self"),
+        members=tuple(members),
+        dns=table.get("dns"),
+        timeout=_number(table.get("timeout", 0.5), "peers.timeout"),
+        down_seconds=_number(table.get("down_seconds", 10.0), "peers.down_seconds"),
+    )

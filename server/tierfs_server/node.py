@@ -1,0 +1,161 @@
+"""The cache node: what one daemon serves to every process of its compute node.
+
+One tiered cache (the same engine as the library) shared by all mounts; per mount, a
+``BlockSource`` whose misses go to the owning peer, else to the under store. Requests
+name a block by (mount, path, size, version, index); the version a client sends is
+checked against the under store's (cached ``metadata_ttl`` seconds) before anything is
+fetched, so a stale client gets a 409 rather than a mix of old and new bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import fsspec
+from fsspec.core import split_protocol
+
+from tierfs.cache import (
+    BlockSource,
+    CacheCounters,
+    ObjectChangedError,
+    ObjectRef,
+    RangeFetcher,
+    TieredBlockCache,
+    build_tiers,
+    object_version,
+    store_identity,
+)
+from tierfs.cache.block_key import block_key
+from tierfs.cache.fetcher import Fetcher
+from tierfs.daemon_client.protocol import NODE_ID_FILE, BlockAddress
+from tierfs.metadata import MetadataCache
+from tierfs_server.config import DaemonConfig, Mount
+from tierfs_server.fetchers import PeerFetcher, TimedFetcher
+from tierfs_server.paths import checked_path
+from tierfs_server.peers import PeerSet
+
+logger = logging.getLogger(__name__)
+
+_HOT_PATHS = 10
+
+
+class MountRuntime:
+    def __init__(self, mount: Mount, node: CacheNode, fetcher_for: Callable[..., Fetcher]):
+        protocol, _ = split_protocol(mount.url)
+        self.name = mount.name
+        self.fs = fsspec.filesystem(protocol, **mount.options)
+        self.root = self.fs._strip_protocol(mount.url).rstrip("/")
+        self.store = store_identity(protocol, mount.options)
+        self.metadata = MetadataCache(node.config.metadata_ttl)
+        self.source = BlockSource(node.cache, fetcher_for(self), node.config.block_size)
+
+    def checked_object(self, address: BlockAddress) -> ObjectRef:
+        """The object a request names, if its version is the under store's current one."""
+        path = checked_path(self.root, address.path)
+        for fresh in (False, True):
+            if fresh:
+                self.metadata.invalidate(path)
+            info = self.metadata.info(path, lambda: self._info(path))
+            if info.get("type") == "directory":
+                raise IsADirectoryError(f"{path}: is a directory")
+            if int(info["size"]) == address.size and object_version(info) == address.version:
+                return ObjectRef(self.store, path, address.size, address.version)
+        raise ObjectChangedError(f"{path}: the object changed; reopen it to read the new version")
+
+    def _info(self, path: str) -> dict:
+        self.fs.invalidate_cache(path)
+        return self.fs.info(path)
+
+    def describe(self) -> dict:
+        return {"name": self.name, "store": self.store, "root": self.root}
+
+
+class CacheNode:
+    def __init__(self, config: DaemonConfig,
+                 observe_under_store: Callable[[float], None] = lambda seconds: None):
+        self.config = config
+        self.counters = CacheCounters()
+        self.cache = TieredBlockCache(build_tiers(list(config.tiers)), self.counters)
+        self.node_id = self._node_id()
+        self.peers = (PeerSet(config.peers, config.token)
+                      if config.peers.members or config.peers.dns else None)
+        self._hot_lock = threading.Lock()
+        self._hot_paths: Counter[str] = Counter()
+        self.requests = 0
+
+        def fetcher_for(mount: MountRuntime) -> Fetcher:
+            fetcher: Fetcher = TimedFetcher(
+                RangeFetcher(mount.fs, 16, self.counters), observe_under_store)
+            if self.peers is not None:
+                fetcher = PeerFetcher(fetcher, self.peers, mount.name, config.block_size,
+                                      self.counters)
+            return fetcher
+
+        self.mounts = {m.name: MountRuntime(m, self, fetcher_for) for m in config.mounts}
+
+    def _node_id(self) -> str:
+        """One id for this daemon's tier directories, kept in each of them across restarts."""
+        directories = [Path(spec.path) for spec in self.config.tiers if spec.path]
+        existing = [(d / NODE_ID_FILE).read_text().strip() for d in directories
+                    if (d / NODE_ID_FILE).exists()]
+        node_id = existing[0] if existing else uuid.uuid4().hex
+        for directory in directories:
+            (directory / NODE_ID_FILE).write_text(node_id)
+        return node_id
+
+    def read_block(self, address: BlockAddress) -> tuple[bytes, str]:
+        """The block's bytes and whether they came from the cache or were fetched."""
+        mount = self.mounts.get(address.mount)
+        if mount is None:
+            raise LookupError(f"mount: no mount named {address.mount!r}")
+        block_size = self.config.block_size
+        start = address.index * block_size
+        if start >= address.size:
+            raise ValueError(f"index: block {address.index} is past the end of the object")
+        length = min(block_size, address.size - start)
+        path = checked_path(mount.root, address.path)
+        with self._hot_lock:
+            self._hot_paths[path] += 1
+            self.requests += 1
+        candidate = ObjectRef(mount.store, path, address.size, address.version)
+        view = self.cache.read_block(block_key(candidate, block_size, address.index), 0, length)
+        if view is not None:
+            return bytes(view), "cache"
+        obj = mount.checked_object(address)
+        return bytes(mount.source.read_within_block(obj, address.index, 0, length)), "fetched"
+
+    def describe(self) -> dict:
+        return {
+            "node_id": self.node_id,
+            "block_size": self.config.block_size,
+            "tiers": [
+                {"medium": spec.medium, "path": spec.path, "capacity": spec.capacity}
+                for spec in self.config.tiers if spec.persistent
+            ],
+            "mounts": [mount.describe() for mount in self.mounts.values()],
+        }
+
+    def stats(self) -> dict:
+        stats = self.counters.snapshot()
+        stats["corrupt_blocks"] += self.cache.corrupt_blocks()
+        stats["tiers"] = self.cache.tier_stats()
+        lookups = stats["hits"] + stats["misses"]
+        stats["hit_ratio"] = stats["hits"] / lookups if lookups else None
+        stats["requests"] = self.requests
+        with self._hot_lock:
+            stats["hottest_paths"] = self._hot_paths.most_common(_HOT_PATHS)
+        stats["peers"] = self.peers.status() if self.peers else []
+        stats["mounts"] = [mount.describe() for mount in self.mounts.values()]
+        return stats
+
+    def close(self) -> None:
+        """Persist what is only in memory: batched access times of the directory tiers."""
+        for tier in self.cache.tiers:
+            flush = getattr(tier, "flush", None)
+            if flush is not None:
+                flush()
