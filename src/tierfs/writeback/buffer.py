@@ -11,14 +11,13 @@ import logging
 import os
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 from fsspec import AbstractFileSystem
 
+from tierfs.writeback.blobs import BlobNames
 from tierfs.writeback.capacity import Capacity, Room
-from tierfs.writeback.durability import GroupSync
 from tierfs.writeback.journal import Journal, still_pending
 from tierfs.writeback.lock import BufferLock
 from tierfs.writeback.overlay import DELETED, BufferedFile, OverlayEntry
@@ -36,9 +35,9 @@ BLOBS = "blobs"
 class WriteBackBuffer:
     """A journaled write-back buffer in ``buffer_dir`` in front of ``target_fs``.
 
-    Acknowledgement: ``close()`` of a writer returns after the file's bytes are fsynced, its
-    name is fsynced in ``blobs/``, and its journal record is fsynced. Only then may the
-    uploader apply it, so an unacknowledged write never reaches the target.
+    Acknowledgement: ``close()`` of a writer returns after the file's bytes are fsynced (its
+    name was made durable in advance, see ``BlobNames``) and its journal record is fsynced.
+    Only then may the uploader apply it, so an unacknowledged write never reaches the target.
 
     Lock order: ``self._cond`` (pending ops, byte budget, sequence numbers, uploader
     counters) before ``Journal._lock`` (one append). No fsync runs under ``self._cond``:
@@ -75,17 +74,15 @@ class WriteBackBuffer:
         self._cond = threading.Condition()
         self._pending = PendingOps()
         self._journal = Journal(self.directory)
-        self._blob_dir_fd = -1
         try:
             record_target(self.directory, target_fs)
             committed = self._recover(self._journal.open())
             committed_ops = len(self._pending)
-            self._blob_dir_fd = os.open(self._blob_dir, os.O_RDONLY | os.O_DIRECTORY)
         except BaseException:
             self._journal.close()
             self._lock.release()
             raise
-        self._blob_names = GroupSync(self._blob_dir_fd)
+        self._blob_names = BlobNames(self._blob_dir)
         self._capacity = Capacity(self.settings.capacity, self._cond, committed)
         self._uploader = Uploader(
             self._cond, self._pending, target_fs, self.settings, self._finished, on_uploaded
@@ -105,7 +102,7 @@ class WriteBackBuffer:
             self._check_open()
             self._capacity.writer_opened()
         try:
-            return BufferWriter(self, path, str(self._blob_dir / uuid.uuid4().hex))
+            return BufferWriter(self, path, self._blob_names.take())
         except BaseException:
             self._release(0)
             raise
@@ -187,7 +184,6 @@ class WriteBackBuffer:
             self._cond.notify_all()
         self._uploader.stop()
         self._journal.close()
-        os.close(self._blob_dir_fd)
         self._lock.release()
 
     def __enter__(self) -> WriteBackBuffer:
@@ -216,7 +212,6 @@ class WriteBackBuffer:
         return creating_parent(self.target_fs, path, self.target_fs.open, path, "wb")
 
     def _acknowledge(self, path: str, blob_path: str, size: int) -> None:
-        self._blob_names.sync()
         self._journaled("write", path, file=BufferedFile(blob_path, size, time.time()))
 
     def _journaled(

@@ -30,7 +30,7 @@ class BufferWriter(io.RawIOBase):
         self.path = path
         self.blob_path = blob_path
         self._buffer = buffer
-        self._blob = open(blob_path, "xb", buffering=_BLOB_BUFFERING)
+        self._blob = open(blob_path, "wb", buffering=_BLOB_BUFFERING)
         self._target_file = None  # set when the file spilled to the target (when_full="through")
         self._size = 0
         self._reserved = 0
