@@ -36,7 +36,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "writecache", help="write-back buffer vs all-SSD, all-disk and write-through S3",
         description=__doc__.splitlines()[0],
     )
-    size = _size_arg
     out = parser.add_argument_group("output")
     out.add_argument("--runs", type=int, default=3, help="runs per variant (median; default 3)")
     out.add_argument("--json", metavar="FILE", help="write the results as JSON")
@@ -74,11 +73,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def _size_arg(text: str) -> int:
-    try:
-        return parse_size(text, "size")
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+def size(text: str) -> int:
+    """argparse type: a size such as 64MiB (argparse reports "invalid size value" otherwise)."""
+    return parse_size(text, "size")
 
 
 def run(args: argparse.Namespace) -> int:
