@@ -6,9 +6,9 @@ import subprocess
 import sys
 
 import pytest
-from tierfs_server.config import parse_config
 
-from tests.daemon.conftest import render_config
+from tierfs_server.config import parse_config
+from tierfs_server.launcher import render_config
 
 MOUNTS = {"m": {"url": "s3://bucket", "options": {}}}
 
