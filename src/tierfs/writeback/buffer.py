@@ -39,8 +39,11 @@ class WriteBackBuffer:
     name was made durable in advance, see ``BlobNames``) and its journal record is fsynced.
     Only then may the uploader apply it, so an unacknowledged write never reaches the target.
 
-    Lock order: ``self._cond`` (pending ops, byte budget, sequence numbers, uploader
-    counters) before ``Journal._lock`` (one append). No fsync runs under ``self._cond``:
+    Lock order: ``self._mutex`` (pending ops, byte budget, sequence numbers, uploader
+    counters) before ``Journal._lock`` (one append). Two conditions share the mutex:
+    ``_work`` wakes one upload worker when an operation may have become runnable, and
+    ``_changed`` wakes everyone waiting for room, for a path to be idle, or for a flush.
+    No fsync runs under ``self._mutex``:
     a record is appended and its op added to ``PendingOps`` in one critical section — so
     journal order, sequence order and apply order agree — and synced after it, so concurrent
     writers and uploaders share fsyncs (group commit).
@@ -71,7 +74,9 @@ class WriteBackBuffer:
         self._lock = BufferLock(self.directory)
         previous_holder_died = self._lock.acquire()
         self._closed = False
-        self._cond = threading.Condition()
+        self._mutex = threading.Lock()
+        self._work = threading.Condition(self._mutex)
+        self._changed = threading.Condition(self._mutex)
         self._pending = PendingOps()
         self._journal = Journal(self.directory)
         try:
@@ -83,9 +88,9 @@ class WriteBackBuffer:
             self._lock.release()
             raise
         self._blob_names = BlobNames(self._blob_dir)
-        self._capacity = Capacity(self.settings.capacity, self._cond, committed)
+        self._capacity = Capacity(self.settings.capacity, self._changed, committed)
         self._uploader = Uploader(
-            self._cond, self._pending, target_fs, self.settings, self._finished, on_uploaded
+            self._work, self._pending, target_fs, self.settings, self._finished, on_uploaded
         )
         settle = self.settings.recovery_settle if previous_holder_died and committed_ops else 0.0
         if settle:
@@ -98,7 +103,7 @@ class WriteBackBuffer:
     def open_write(self, path: str) -> BufferWriter:
         """A new file at target ``path``; its ``close()`` is the durable acknowledgement."""
         path = self._normalize(path)
-        with self._cond:
+        with self._mutex:
             self._check_open()
             self._capacity.writer_opened()
         try:
@@ -130,12 +135,12 @@ class WriteBackBuffer:
 
     def lookup(self, path: str) -> OverlayEntry | None:
         """What the buffer knows of ``path`` ahead of the target: see ``tierfs.writeback``."""
-        with self._cond:
+        with self._mutex:
             return self._pending.lookup(self._normalize(path))
 
     def pending(self, prefix: str = "") -> dict[str, OverlayEntry]:
         """Overlay entries at or below ``prefix`` (all for ""), to merge into ls/find."""
-        with self._cond:
+        with self._mutex:
             return self._pending.under(self._normalize(prefix) if prefix else "")
 
     # -- progress and life cycle -----------------------------------------------------------
@@ -145,18 +150,18 @@ class WriteBackBuffer:
 
         Returns False if ``timeout`` seconds passed first (or the buffer was closed).
         """
-        with self._cond:
+        with self._mutex:
             last = self._next_seq - 1
 
             def flushed() -> bool:
                 oldest = self._pending.oldest_seq()
                 return oldest is None or oldest > last
 
-            self._cond.wait_for(lambda: flushed() or self._closed, timeout)
+            self._changed.wait_for(lambda: flushed() or self._closed, timeout)
             return flushed()
 
     def stats(self) -> dict:
-        with self._cond:
+        with self._mutex:
             files, size = self._pending.queued()
             return {
                 "pending_ops": len(self._pending),
@@ -177,11 +182,11 @@ class WriteBackBuffer:
         Pending operations stay journaled: the next WriteBackBuffer on this directory
         finishes them. Call ``wait_flushed()`` first to leave nothing behind.
         """
-        with self._cond:
+        with self._mutex:
             if self._closed:
                 return
             self._closed = True
-            self._cond.notify_all()
+            self._changed.notify_all()
         self._uploader.stop()
         self._journal.close()
         self._lock.release()
@@ -195,20 +200,20 @@ class WriteBackBuffer:
     # -- called by BufferWriter and Uploader -------------------------------------------
 
     def _reserve(self, size: int) -> Room:
-        with self._cond:
+        with self._mutex:
             room = self._capacity.try_reserve(size)
             if room is Room.FULL and self.settings.when_full == "wait":
                 room = self._capacity.wait_reserve(size, stopped=lambda: self._closed)
             return room
 
     def _release(self, size: int) -> None:
-        with self._cond:
+        with self._mutex:
             self._capacity.writer_closed(size, committed=False)
 
     def _open_through(self, path: str):
         """A target file for ``path``, once no earlier buffered operation on it is pending."""
-        with self._cond:
-            self._cond.wait_for(lambda: not self._pending.touches(path))
+        with self._mutex:
+            self._changed.wait_for(lambda: not self._pending.touches(path))
         return creating_parent(self.target_fs, path, self.target_fs.open, path, "wb")
 
     def _acknowledge(self, path: str, blob_path: str, size: int) -> None:
@@ -218,7 +223,7 @@ class WriteBackBuffer:
         self, kind: str, path: str, dst: str | None = None, file: BufferedFile | None = None
     ) -> None:
         """Append one operation, make it visible to reads, return once its record is durable."""
-        with self._cond:
+        with self._mutex:
             self._check_open()
             if kind != "write" and self._pending.lookup(path) is DELETED:
                 raise FileNotFoundError(path)
@@ -229,20 +234,21 @@ class WriteBackBuffer:
             if file is not None:
                 self._capacity.writer_closed(file.size, committed=True)
         self._journal.sync()
-        with self._cond:
+        with self._mutex:
             self._pending.durable_seq = max(self._pending.durable_seq, op.seq)
-            self._cond.notify_all()
+            self._work.notify()
 
     def _finished(self, op: Op) -> None:
         """``op`` is applied to the target: journal that, then let its space and paths go."""
-        with self._cond:
+        with self._mutex:
             self._journal.append({"op": "done", "seq": op.seq})
         self._journal.sync()
-        with self._cond:
+        with self._mutex:
             self._free(self._pending.complete(op.seq))
             if not len(self._pending):
                 self._journal.truncate()
-            self._cond.notify_all()
+            self._work.notify()
+            self._changed.notify_all()
 
     def _free(self, files: list[BufferedFile]) -> None:
         for file in files:

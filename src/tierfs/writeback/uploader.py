@@ -76,7 +76,7 @@ class Backoff:
 
 
 class Uploader:
-    """Worker threads sharing the buffer's condition; ``on_done(op)`` runs after each success."""
+    """Worker threads waiting on the buffer's ``work`` condition; ``on_done(op)`` after success."""
 
     def __init__(
         self,
@@ -130,6 +130,7 @@ class Uploader:
                     continue
                 op = self._pending.next_runnable()
                 if op is not None:
+                    self._cond.notify()  # pass the baton: another op may be runnable too
                     return op
                 self._cond.wait()
             return None
