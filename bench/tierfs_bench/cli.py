@@ -12,7 +12,7 @@ import importlib
 import logging
 import sys
 
-_SCENARIOS: list[str] = ["read", "writecache"]  # module names under tierfs_bench
+_SCENARIOS: list[str] = ["read", "writecache", "daemon_load"]  # module names under tierfs_bench
 
 
 def build_parser() -> argparse.ArgumentParser:

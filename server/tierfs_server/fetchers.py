@@ -16,7 +16,7 @@ from tierfs.cache.block_key import block_key
 from tierfs.cache.fetcher import BlockRequest, Fetcher
 from tierfs.cache.stats import CacheCounters
 from tierfs.daemon_client import DaemonUnavailable
-from tierfs.daemon_client.protocol import BlockAddress
+from tierfs.daemon_client.fetcher import block_address
 from tierfs_server.peers import PeerSet
 
 # False while serving a request that came from a peer: never forward it again
@@ -56,11 +56,8 @@ class PeerFetcher:
                 if owner is not None and not self.peers.is_down(owner):
                     by_owner[owner].append(i)
         for owner, indices in by_owner.items():
-            addresses = [
-                BlockAddress(self.mount, requests[i].obj.path, requests[i].obj.size,
-                             requests[i].obj.version, requests[i].index)
-                for i in indices
-            ]
+            addresses = [block_address(self.mount, requests[i], self.block_size)
+                         for i in indices]
             try:
                 blocks = self.peers.client(owner).fetch_blocks(addresses, from_peer=True)
             except DaemonUnavailable as error:

@@ -118,16 +118,19 @@ class CacheNode:
         if start >= address.size:
             raise ValueError(f"index: block {address.index} is past the end of the object")
         length = min(block_size, address.size - start)
+        lo, hi = address.start, length if address.end is None else address.end
+        if hi > length:
+            raise ValueError(f"end: {hi} is past the end of block {address.index} ({length})")
         path = checked_path(mount.root, address.path)
         with self._hot_lock:
             self._hot_paths[path] += 1
             self.requests += 1
         candidate = ObjectRef(mount.store, path, address.size, address.version)
-        view = self.cache.read_block(block_key(candidate, block_size, address.index), 0, length)
+        view = self.cache.read_block(block_key(candidate, block_size, address.index), lo, hi)
         if view is not None:
             return bytes(view), "cache"
         obj = mount.checked_object(address)
-        return bytes(mount.source.read_within_block(obj, address.index, 0, length)), "fetched"
+        return bytes(mount.source.read_within_block(obj, address.index, lo, hi)), "fetched"
 
     def describe(self) -> dict:
         return {

@@ -73,6 +73,7 @@ class EmbeddedS3:
     def __init__(self, directory: str | os.PathLike | None = None, *, volume_size_mb: int = 64):
         self._owns_directory = directory is None
         self.directory = Path(directory or tempfile.mkdtemp(prefix="tierfs-weed-"))
+        self.directory.mkdir(parents=True, exist_ok=True)
         self.master_port, self.volume_port, self.filer_port, self.s3_port = free_ports(4)
         self.access_key = "tierfs-" + secrets.token_hex(6)
         self.secret_key = secrets.token_hex(20)

@@ -12,6 +12,7 @@ import logging
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from tierfs.cache.block_key import ObjectRef, block_key
 from tierfs.cache.fetcher import BlockRequest, Fetcher
@@ -30,6 +31,25 @@ class Piece:
     key: str
     lo: int
     hi: int
+
+
+class Span(NamedTuple):
+    """Fetched bytes of one block, starting at offset ``base`` within the block."""
+
+    data: bytes
+    base: int
+
+
+def _view(span: Span, lo: int, hi: int) -> memoryview:
+    return memoryview(span.data)[lo - span.base:hi - span.base]
+
+
+def _union(known: Piece | None, piece: Piece) -> Piece:
+    """One piece covering both (two reads of one block in a single ``read_many``)."""
+    if known is None:
+        return piece
+    return Piece(piece.obj, piece.index, piece.key, min(known.lo, piece.lo),
+                 max(known.hi, piece.hi))
 
 
 class BlockSource:
@@ -76,7 +96,7 @@ class BlockSource:
         if view is not None:
             return view
         self._check_process()
-        return memoryview(self._load([Piece(obj, index, key, lo, hi)])[key])[lo:hi]
+        return _view(self._load([Piece(obj, index, key, lo, hi)])[key], lo, hi)
 
     def read_into(self, obj: ObjectRef, start: int, end: int, dest: memoryview) -> None:
         """Bytes ``[start, end)`` of ``obj`` into ``dest``, with no intermediate copy on hits."""
@@ -90,9 +110,9 @@ class BlockSource:
             offset += length
         if missing:
             self._check_process()
-            blocks = self._load([piece for piece, _ in missing])
+            spans = self._load([piece for piece, _ in missing])
             for piece, at in missing:
-                dest[at:at + piece.hi - piece.lo] = memoryview(blocks[piece.key])[piece.lo:piece.hi]
+                dest[at:at + piece.hi - piece.lo] = _view(spans[piece.key], piece.lo, piece.hi)
 
     def read_many(self, requests: list[tuple[ObjectRef, int, int]]) -> list[list[memoryview]]:
         self._check_process()
@@ -103,19 +123,41 @@ class BlockSource:
             for p, piece in enumerate(plan):
                 view = self.cache.read_block(piece.key, piece.lo, piece.hi)
                 if view is None:
-                    missing.setdefault(piece.key, piece)
+                    missing[piece.key] = _union(missing.get(piece.key), piece)
                 else:
                     views[r, p] = view
-        blocks = self._load(list(missing.values())) if missing else {}
+        spans = self._load(list(missing.values())) if missing else {}
         return [
             [
-                views[r, p] if (r, p) in views else memoryview(blocks[piece.key])[piece.lo:piece.hi]
+                views[r, p] if (r, p) in views else _view(spans[piece.key], piece.lo, piece.hi)
                 for p, piece in enumerate(plan)
             ]
             for r, plan in enumerate(plans)
         ]
 
-    def _load(self, pieces: list[Piece], *, prefetch: bool = False) -> dict[str, bytes]:
+    def _load(self, pieces: list[Piece], *, prefetch: bool = False) -> dict[str, Span]:
+        """Bytes for ``pieces``, one span per block key.
+
+        With tiers that keep blocks, spans are whole blocks, fetched once per flight and
+        stored. With none (a client of the daemon with neither memory tier nor short-circuit
+        view to fill), fetching whole blocks would only waste bandwidth: each piece's own
+        range is fetched and nothing is stored.
+        """
+        if not self.cache.keeps_blocks:
+            return self._fetch_ranges(pieces)
+        return {key: Span(data, 0) for key, data in self._load_blocks(pieces, prefetch).items()}
+
+    def _fetch_ranges(self, pieces: list[Piece]) -> dict[str, Span]:
+        base = [piece.index * self.block_size for piece in pieces]
+        fetched = self.fetcher.fetch([
+            BlockRequest(piece.obj, piece.index, start + piece.lo, start + piece.hi)
+            for piece, start in zip(pieces, base, strict=True)
+        ])
+        self.counters.add("misses", len(pieces))
+        return {piece.key: Span(data, piece.lo)
+                for piece, data in zip(pieces, fetched, strict=True)}
+
+    def _load_blocks(self, pieces: list[Piece], prefetch: bool) -> dict[str, bytes]:
         """Whole blocks for ``pieces``: fetched by this caller if it leads the flight."""
         blocks: dict[str, bytes] = {}
         waiting: dict[str, Future] = {}
@@ -176,6 +218,8 @@ class BlockSource:
     def prefetch(self, obj: ObjectRef, first_block: int, count: int) -> None:
         """Fetch blocks ``first_block ..`` in the background unless cached or in flight."""
         self._check_process()
+        if not self.cache.keeps_blocks:
+            return
         last = min(first_block + count, -(-obj.size // self.block_size))
         pieces = [
             Piece(obj, index, block_key(obj, self.block_size, index), 0, 0)

@@ -48,6 +48,8 @@ INSERT OR IGNORE INTO usage (id, used) VALUES (0, 0);
 
 
 class DirectoryTier:
+    accepts_blocks = True
+
     def __init__(self, spec: TierSpec):
         self.spec = spec
         self.root = Path(spec.path)

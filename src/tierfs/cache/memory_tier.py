@@ -18,6 +18,8 @@ from tierfs.cache.tier import PutOutcome, PutResult, Victim
 class MemoryTier:
     """Lock order: the tier lock is a leaf; nothing is called while holding it."""
 
+    accepts_blocks = True
+
     def __init__(self, spec: TierSpec):
         self.spec = spec
         self._blocks: dict[str, bytes] = {}

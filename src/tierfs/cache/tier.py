@@ -39,6 +39,7 @@ class PutOutcome:
 
 class Tier(Protocol):
     spec: TierSpec
+    accepts_blocks: bool  # False for read-only views (the daemon's tiers seen by a client)
 
     def get(self, key: str, start: int, end: int) -> memoryview | None:
         """Verified bytes ``[start, end)`` of the block, or None if absent (or found corrupt)."""

@@ -37,6 +37,11 @@ class TieredBlockCache:
         self._persistent = [t for t in self.tiers if t.spec.persistent]
         self._evictions = [0] * len(self.tiers)
 
+    @property
+    def keeps_blocks(self) -> bool:
+        """Whether a fetched block can be stored in some tier of this cache."""
+        return any(tier.accepts_blocks for tier in self.tiers)
+
     def read_block(self, key: str, start: int, end: int) -> memoryview | None:
         """Bytes ``[start, end)`` of a cached block, promoting it on a lower-tier hit."""
         for tier in self.tiers:

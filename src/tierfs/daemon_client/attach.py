@@ -61,5 +61,6 @@ def attach(address: str, *, store: str, memory_tiers: list[TierSpec], direct: Ra
             view = ShortCircuitTier.if_visible(tier, description["node_id"])
             if view is not None:
                 tiers.append(view)
-    fetcher = DaemonFetcher(client, mounts, direct, fallback, counters)
-    return Attachment(tiers, fetcher, int(description["block_size"]), client)
+    block_size = int(description["block_size"])
+    fetcher = DaemonFetcher(client, mounts, direct, fallback, counters, block_size)
+    return Attachment(tiers, fetcher, block_size, client)

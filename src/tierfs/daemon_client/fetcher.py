@@ -22,10 +22,18 @@ FALLBACKS = ("direct", "error")
 _RETRY_DAEMON_AFTER_S = 5.0
 
 
+def block_address(mount: str, request: BlockRequest, block_size: int) -> BlockAddress:
+    """The daemon's address of a fetch request (a whole block, or a range inside one)."""
+    base = request.index * block_size
+    return BlockAddress(mount, request.obj.path, request.obj.size, request.obj.version,
+                        request.index, request.start - base, request.end - base)
+
+
 class DaemonFetcher:
     def __init__(self, client: DaemonClient, mounts: dict[str, str], direct: RangeFetcher,
-                 fallback: str, counters: CacheCounters):
+                 fallback: str, counters: CacheCounters, block_size: int):
         """``mounts`` maps the daemon's mount names (for this client's store) to path roots."""
+        self.block_size = block_size
         self.client = client
         self.mounts = mounts
         self.direct = direct
@@ -44,11 +52,8 @@ class DaemonFetcher:
         results: list[bytes | None] = [None] * len(requests)
         via_daemon = [i for i, mount in enumerate(mounts) if mount is not None]
         if via_daemon and time.monotonic() >= self._down_until:
-            addresses = [
-                BlockAddress(mounts[i], requests[i].obj.path, requests[i].obj.size,
-                             requests[i].obj.version, requests[i].index)
-                for i in via_daemon
-            ]
+            addresses = [block_address(mounts[i], requests[i], self.block_size)
+                         for i in via_daemon]
             try:
                 for i, (body, _) in zip(via_daemon, self.client.fetch_blocks(addresses),
                                         strict=True):

@@ -24,15 +24,20 @@ NODE_ID_FILE = "tierfs-node-id"  # in each tier directory: proves a client sees 
 
 @dataclass(frozen=True)
 class BlockAddress:
+    """Block ``index`` of one object version, optionally only bytes ``[start, end)`` of it."""
+
     mount: str
     path: str
     size: int
     version: str
     index: int
+    start: int = 0
+    end: int | None = None  # None: to the end of the block
 
     def to_json(self, from_peer: bool = False) -> dict:
         return {"mount": self.mount, "path": self.path, "size": self.size,
-                "version": self.version, "index": self.index, "from_peer": from_peer}
+                "version": self.version, "index": self.index, "start": self.start,
+                "end": self.end, "from_peer": from_peer}
 
     @classmethod
     def from_json(cls, payload: object) -> tuple[BlockAddress, bool]:
@@ -44,9 +49,16 @@ class BlockAddress:
             value = payload.get(name)
             if isinstance(value, bool) or not isinstance(value, kind):
                 raise ValueError(f"{name}: expected {kind.__name__}, got {value!r}")
-        if payload["size"] < 0 or payload["index"] < 0:
-            raise ValueError("size and index must not be negative")
+        start, end = payload.get("start", 0), payload.get("end")
+        for name, value in (("start", start), ("end", end)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError(f"{name}: expected an integer, got {value!r}")
+        if payload["size"] < 0 or payload["index"] < 0 or start is None or start < 0:
+            raise ValueError("size, index and start must not be negative")
+        if end is not None and end < start:
+            raise ValueError("end: must not be before start")
         from_peer = payload.get("from_peer", False)
         if not isinstance(from_peer, bool):
             raise ValueError(f"from_peer: expected a boolean, got {from_peer!r}")
-        return cls(**{name: payload[name] for name in fields}), from_peer
+        address = cls(**{name: payload[name] for name in fields}, start=start, end=end)
+        return address, from_peer

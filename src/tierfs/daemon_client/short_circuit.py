@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 class ShortCircuitTier:
     """A read-only view of one of the daemon's persistent tiers."""
 
+    accepts_blocks = False
+
     def __init__(self, spec: TierSpec):
         self.spec = spec
         self._files = BlockFiles(Path(spec.path) / "blocks", self._note_corrupt)

@@ -50,7 +50,7 @@ class FragmentSink:
         self._thread.join()
 
     def _run(self) -> None:
-        handle = None
+        cell = None
         try:
             handle = self.target.fs.open(self.path, "wb", block_size=UPLOAD_BLOCK)
             while (cell := self._cells.get()) not in (_COMMIT, _ABORT):
@@ -63,8 +63,8 @@ class FragmentSink:
         except Exception as error:  # noqa: BLE001 - reported to the writer, which decides
             self.error = error
             self.target.mark_down(error)
-            while self._cells.get() not in (_COMMIT, _ABORT):
-                pass  # keep draining so the writer never blocks on a dead target
+            while cell not in (_COMMIT, _ABORT):
+                cell = self._cells.get()  # keep draining so the writer never blocks on us
 
 
 def _abandon(handle) -> None:
