@@ -125,8 +125,15 @@ class Report:
         for workload in dict.fromkeys(m.workload for m in self.measurements):
             rows = [m for m in self.measurements if m.workload == workload]
             figure, axes = plt.subplots(figsize=(8, 0.5 * len(rows) + 1.5))
-            axes.barh([m.variant for m in rows], [m.mb_per_s for m in rows])
-            axes.set_xlabel("MB/s (median)")
+            speeds = [m.mb_per_s for m in rows]
+            bars = axes.barh([m.variant for m in rows], speeds)
+            axes.bar_label(bars, labels=[f"{v:,.0f}" if v >= 10 else f"{v:.2g}" for v in speeds],
+                           padding=3, fontsize=8)
+            axes.invert_yaxis()  # rows in table order, top to bottom
+            log_scale = max(speeds) > 100 * min(speeds)
+            if log_scale:
+                axes.set_xscale("log")
+            axes.set_xlabel("MB/s (median" + (", log scale)" if log_scale else ")"))
             axes.set_title(f"{self.scenario}: {workload}")
             figure.tight_layout()
             path = directory / f"{self.scenario}-{workload}.png".replace(" ", "_")
