@@ -30,6 +30,9 @@ from tierfs.writeback.writer import BufferWriter
 logger = logging.getLogger(__name__)
 
 BLOBS = "blobs"
+# a queue that never empties never truncates the journal: rewrite it without its applied
+# operations past this size (the rewrite's fsync runs under the mutex, so keep it rare)
+COMPACT_JOURNAL_BYTES = 64 * 2**20
 
 
 class WriteBackBuffer:
@@ -43,7 +46,7 @@ class WriteBackBuffer:
     counters) before ``Journal._lock`` (one append). Two conditions share the mutex:
     ``_work`` wakes one upload worker when an operation may have become runnable, and
     ``_changed`` wakes everyone waiting for room, for a path to be idle, or for a flush.
-    No fsync runs under ``self._mutex``:
+    No fsync runs under ``self._mutex`` (but the rare journal compaction):
     a record is appended and its op added to ``PendingOps`` in one critical section — so
     journal order, sequence order and apply order agree — and synced after it, so concurrent
     writers and uploaders share fsyncs (group commit).
@@ -88,6 +91,7 @@ class WriteBackBuffer:
             self._lock.release()
             raise
         self._blob_names = BlobNames(self._blob_dir)
+        self._compact_at = COMPACT_JOURNAL_BYTES
         self._capacity = Capacity(self.settings.capacity, self._changed, committed)
         self._uploader = Uploader(
             self._work, self._pending, target_fs, self.settings, self._finished, on_uploaded
@@ -242,11 +246,16 @@ class WriteBackBuffer:
         """``op`` is applied to the target: journal that, then let its space and paths go."""
         with self._mutex:
             self._journal.append({"op": "done", "seq": op.seq})
+            op.done_logged = True
         self._journal.sync()
         with self._mutex:
             self._free(self._pending.complete(op.seq))
             if not len(self._pending):
                 self._journal.truncate()
+            elif self._journal.size > self._compact_at:
+                self._journal.rewrite(self._pending.journal_records())
+                # what is still pending stays: let the journal double before the next rewrite
+                self._compact_at = max(COMPACT_JOURNAL_BYTES, 2 * self._journal.size)
             self._work.notify()
             self._changed.notify_all()
 
@@ -278,7 +287,7 @@ class WriteBackBuffer:
                 continue
             self._pending.add(op)
         self._pending.durable_seq = self._next_seq - 1
-        self._journal.rewrite([op.record() for op in self._pending.ops()])
+        self._journal.rewrite(self._pending.journal_records())
         referenced = self._pending.referenced()
         keep = {Path(file.local_path).name for file in referenced}
         for name in os.listdir(self._blob_dir):

@@ -33,12 +33,25 @@ class GroupSync:
         self._requested = 0
         self._completed = 0
         self._running = False
+        self._retired = False
+
+    def retire(self) -> None:
+        """Stop syncing this descriptor (its file was replaced by a durable copy).
+
+        Waits for a running fsync; afterwards ``sync()`` returns at once and the caller may
+        close the descriptor.
+        """
+        with self._cond:
+            while self._running:
+                self._cond.wait()
+            self._retired = True
+            self._cond.notify_all()
 
     def sync(self) -> None:
         with self._cond:
             self._requested += 1
             ticket = self._requested
-            while self._completed < ticket:
+            while self._completed < ticket and not self._retired:
                 if self._running:
                     self._cond.wait()
                     continue

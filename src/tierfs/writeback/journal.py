@@ -1,7 +1,8 @@
 """The write-back journal: an append-only file of checksummed JSON records, one per line.
 
 It holds the acknowledged operations not yet applied to the target and the ``done`` marks of
-those applied; it is emptied when nothing is pending and rewritten compactly on recovery.
+those applied; it is emptied when nothing is pending, and rewritten compactly on recovery
+and whenever it has grown large under a queue that never empties.
 It is not an index: the in-memory ``PendingOps`` is rebuilt from it and answers queries.
 A record is ``<crc32 as 8 hex digits> <json>\\n``; a torn or damaged tail (a crash mid-append)
 is cut off, while damage followed by valid records is corruption and raises.
@@ -91,6 +92,7 @@ class Journal:
         self._lock = threading.Lock()
         self._fd = -1
         self._group: GroupSync | None = None
+        self.size = 0  # bytes in the file
 
     def open(self) -> list[dict]:
         """Open for appending; return the records found, after cutting off a torn tail."""
@@ -110,6 +112,7 @@ class Journal:
             os.fsync(self._fd)
         fsync_directory(self.directory)
         self._group = GroupSync(self._fd)
+        self.size = valid_length
         return records
 
     def append(self, record: dict) -> None:
@@ -117,6 +120,7 @@ class Journal:
         data = encode_record(record)
         with self._lock:
             written = os.write(self._fd, data)
+            self.size += written
             if written != len(data):
                 raise OSError(f"{self.path}: short append ({written} of {len(data)} bytes)")
 
@@ -128,24 +132,32 @@ class Journal:
         """Empty the journal: only when no operation is pending, so nothing is lost either way."""
         with self._lock:
             os.ftruncate(self._fd, 0)
+            self.size = 0
 
     def rewrite(self, records: list[dict]) -> None:
         """Replace the journal by ``records`` atomically (write aside, fsync, rename, fsync dir).
 
-        Only before any thread appends: the descriptor changes.
+        The caller keeps appends out meanwhile (the buffer holds its mutex). Threads still
+        syncing the old file are let finish; later syncs of it return at once, since every
+        record they wait for is in the new, already durable file.
         """
+        data = b"".join(encode_record(record) for record in records)
         aside = self.path.with_name(JOURNAL_NAME + ".rewrite")
         fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
-            os.write(fd, b"".join(encode_record(record) for record in records))
+            os.write(fd, data)
             os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(aside, self.path)
         fsync_directory(self.directory)
-        os.close(self._fd)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
-        self._group = GroupSync(self._fd)
+        with self._lock:
+            old_fd, old_group = self._fd, self._group
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+            self._group = GroupSync(self._fd)
+            self.size = len(data)
+        old_group.retire()
+        os.close(old_fd)
 
     def close(self) -> None:
         if self._fd >= 0:

@@ -23,6 +23,7 @@ class Op:
     dst: str | None = None
     file: BufferedFile | None = None
     in_flight: bool = False
+    done_logged: bool = False  # its done mark is appended: applied, only bookkeeping remains
 
     def paths(self) -> tuple[str, ...]:
         return (self.path,) if self.dst is None else (self.path, self.dst)
@@ -59,6 +60,10 @@ class PendingOps:
 
     def ops(self) -> list[Op]:
         return list(self._ops.values())
+
+    def journal_records(self) -> list[dict]:
+        """What a rewritten journal must hold: the ops not yet known to be applied."""
+        return [op.record() for op in self._ops.values() if not op.done_logged]
 
     def add(self, op: Op) -> list[BufferedFile]:
         """Record ``op`` (seq above all pending); return buffered files no longer referenced."""
