@@ -57,8 +57,7 @@ def seaweed_nodes(tmp_path_factory) -> list[EmbeddedS3]:
 def node_options(node: EmbeddedS3) -> dict:
     """s3fs options with a short retry budget: ecfs rebuilds around a dead node instead."""
     options = node.storage_options()
-    options["config_kwargs"] = {"retries": {"max_attempts": 2}, "connect_timeout": 2}
-    options["skip_instance_cache"] = True
+    options["config_kwargs"] = {"retries": {"max_attempts": 1}, "connect_timeout": 2}
     return options
 
 
