@@ -2,15 +2,17 @@
 
 It composes the pieces and adds no policy of its own: metadata answers come from
 ``MetadataCache`` (bounded by ``metadata_ttl``), bytes from ``BlockSource`` (tiered
-blocks, fetched on a miss), writes go to the under store and invalidate what they
-change. Used directly (``fsspec.filesystem("tierfs", target_protocol="s3", ...)``) or
-chained (``tierfs::s3://bucket/key``), following fsspec's wrapper convention.
+blocks, fetched on a miss, locally or through the node's daemon), writes go to a write
+mode (``WriteThrough`` or ``WriteBack``) whose pending writes overlay every read.
+Used directly (``fsspec.filesystem("tierfs", target_protocol="s3", ...)``) or chained
+(``tierfs::s3://bucket/key``), following fsspec's wrapper convention.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import posixpath
 
 import fsspec
 from fsspec import AbstractFileSystem
@@ -28,16 +30,18 @@ from tierfs.cache import (
     parse_tiers,
     store_identity,
 )
+from tierfs.cache.block_key import block_key
 from tierfs.daemon_client import attach
 from tierfs.daemon_client.protocol import DAEMON_ENV
 from tierfs.metadata import MetadataCache
 from tierfs.read_file import TieredReadFile
 from tierfs.sizes import parse_size
-from tierfs.write_through import InvalidatingWriter
+from tierfs.write_modes import WriteBack, WriteThrough
+from tierfs.writeback import DELETED, BufferedFile, Redirect, WriteBackBuffer
 
 logger = logging.getLogger(__name__)
 
-WRITE_MODES = ("through",)
+WRITE_MODES = ("through", "back")
 
 
 class TierFileSystem(ChainedFileSystem):
@@ -56,6 +60,9 @@ class TierFileSystem(ChainedFileSystem):
         fetch_concurrency: int | None = None,
         prefetch_blocks: int | None = None,
         write_mode: str = "through",
+        buffer_dir: str | None = None,
+        buffer_capacity: int | str | None = None,
+        buffer_when_full: str = "wait",
         daemon: str | None = None,
         daemon_token: str | None = None,
         daemon_fallback: str = "direct",
@@ -66,7 +73,8 @@ class TierFileSystem(ChainedFileSystem):
 
         ``daemon`` (or ``$TIERFS_DAEMON``) is the node's cache daemon, an URL or a unix
         socket path: the daemon then owns the persistent tiers and ``tiers`` may hold
-        only a private memory tier.
+        only a private memory tier. ``write_mode="back"`` acknowledges writes once they
+        are journaled in ``buffer_dir`` and uploads them in the background.
         """
         super().__init__(**kwargs)
         target_options = dict(target_options or {})
@@ -75,7 +83,6 @@ class TierFileSystem(ChainedFileSystem):
                 raise ValueError("target_protocol: required (e.g. 's3'), or pass fs=")
             fs = fsspec.filesystem(target_protocol, **target_options)
         self.target = fs
-        protocol = target_protocol or _first_protocol(fs)
         self.block_size = parse_size(
             DEFAULTS["block_size"] if block_size is None else block_size, "block_size"
         )
@@ -85,16 +92,30 @@ class TierFileSystem(ChainedFileSystem):
         if isinstance(ttl, bool) or not isinstance(ttl, int | float):
             raise ValueError(f"metadata_ttl: expected seconds (0 = always check, -1 = never), "
                              f"got {metadata_ttl!r}")
-        concurrency = _positive_int(fetch_concurrency, "fetch_concurrency")
         self.prefetch_blocks = _positive_int(prefetch_blocks, "prefetch_blocks", allow_zero=True)
         if write_mode not in WRITE_MODES:
             raise ValueError(f"write_mode: {write_mode!r} is not one of {', '.join(WRITE_MODES)}")
+        self.counters = CacheCounters()
+        self._store = store_identity(target_protocol or _first_protocol(fs), target_options)
+        self._metadata = MetadataCache(float(ttl))
+        self._build_read_path(tiers, _positive_int(fetch_concurrency, "fetch_concurrency"),
+                              daemon or os.environ.get(DAEMON_ENV), daemon_token,
+                              daemon_fallback, short_circuit)
+        self._writes = self._build_write_mode(write_mode, buffer_dir, buffer_capacity,
+                                              buffer_when_full)
         self.write_mode = write_mode
 
-        self.counters = CacheCounters()
-        self._store = store_identity(protocol, target_options)
-        direct = RangeFetcher(fs, concurrency, self.counters)
-        daemon = daemon or os.environ.get(DAEMON_ENV)
+        def _strip_protocol(path):
+            # per instance: a path is stripped of "tierfs::"/"tierfs://" and then the target's
+            return self.target._strip_protocol(_strip_own_protocol(path))
+
+        self._strip_protocol = _strip_protocol
+
+    def _build_read_path(self, tiers, concurrency: int, daemon: str | None,
+                         daemon_token: str | None, daemon_fallback: str,
+                         short_circuit: bool) -> None:
+        """Tiers and fetcher: our own, or the daemon's (with a private memory tier at most)."""
+        direct = RangeFetcher(self.target, concurrency, self.counters)
         attachment = None
         if daemon:
             attachment = attach(
@@ -112,23 +133,54 @@ class TierFileSystem(ChainedFileSystem):
         self.daemon = attachment.client if attachment else None
         self.cache = TieredBlockCache(tier_list, self.counters)
         self._source = BlockSource(self.cache, fetcher, self.block_size)
-        self._metadata = MetadataCache(float(ttl))
 
-        def _strip_protocol(path):
-            # per instance: a path is stripped of "tierfs::"/"tierfs://" and then the target's
-            return self.target._strip_protocol(_strip_own_protocol(path))
+    def _build_write_mode(self, write_mode: str, buffer_dir, buffer_capacity,
+                          when_full: str) -> WriteThrough:
+        if write_mode == "through":
+            for name, value in (("buffer_dir", buffer_dir), ("buffer_capacity", buffer_capacity)):
+                if value is not None:
+                    raise ValueError(f"{name}: only used with write_mode='back'")
+            return WriteThrough(self, self._invalidate)
+        if buffer_dir is None:
+            raise ValueError("buffer_dir: required with write_mode='back' (a local SSD path)")
+        buffer = WriteBackBuffer(buffer_dir, buffer_capacity, self.target, when_full=when_full,
+                                 on_uploaded=self._cache_uploaded)
+        return WriteBack(self, self._invalidate, buffer)
 
-        self._strip_protocol = _strip_protocol
+    def _cache_uploaded(self, path: str, local_path: str) -> None:
+        """An uploaded file enters the tiers under its new version, so it reads hot."""
+        self._invalidate(path)
+        if not self.cache.keeps_blocks:
+            return
+        try:
+            obj = self._object(path)
+            with open(local_path, "rb") as file:
+                for index in range(-(-obj.size // self.block_size)):
+                    self.cache.store(block_key(obj, self.block_size, index),
+                                     file.read(self.block_size))
+        except (OSError, ValueError) as error:  # the cache is an optimisation: never fail
+            logger.debug("could not cache uploaded %s: %s", path, error)
 
     # -- metadata --
 
     def info(self, path: str, **kwargs) -> dict:
         path = self._strip_protocol(path)
-        return self._metadata.info(path, lambda: self._fresh_info(path, **kwargs))
+        entry = self._writes.lookup(path)
+        if entry is DELETED:
+            raise FileNotFoundError(path)
+        if isinstance(entry, BufferedFile):
+            return {"name": path, "size": entry.size, "type": "file", "mtime": entry.mtime,
+                    "buffered": True}
+        if isinstance(entry, Redirect):
+            return self._target_info(entry.target_path, **kwargs) | {"name": path}
+        return self._target_info(path, **kwargs)
 
-    def _fresh_info(self, path: str, **kwargs) -> dict:
-        self.target.invalidate_cache(path)  # the target's own listings cache must not outlive ttl
-        return self.target.info(path, **kwargs)
+    def _target_info(self, path: str, **kwargs) -> dict:
+        def load() -> dict:
+            self.target.invalidate_cache(path)  # the target's listings cache must obey ttl
+            return self.target.info(path, **kwargs)
+
+        return self._metadata.info(path, load)
 
     def ls(self, path: str, detail: bool = True, **kwargs):
         path = self._strip_protocol(path)
@@ -137,16 +189,52 @@ class TierFileSystem(ChainedFileSystem):
             self.target.invalidate_cache(path)
             return self.target.ls(path, detail=True, **kwargs)
 
-        listing = self._metadata.listing(path, load)
+        pending = self._writes.pending(path)
+        try:
+            listing = self._metadata.listing(path, load)
+        except FileNotFoundError:
+            if not pending:
+                raise
+            listing = []
+        if pending:
+            listing = self._overlay_listing(path, listing, pending)
         return listing if detail else [entry["name"] for entry in listing]
+
+    def _overlay_listing(self, path: str, listing: list[dict], pending: dict) -> list[dict]:
+        """The target's listing of ``path`` with the buffer's pending changes applied."""
+        entries = {entry["name"]: entry for entry in listing}
+        prefix = path.rstrip("/") + "/"
+        for name, entry in pending.items():
+            if entry is DELETED:
+                entries.pop(name, None)
+                continue
+            child = name[len(prefix):].split("/", 1) if name.startswith(prefix) else None
+            if child is None:
+                continue
+            if len(child) == 1:
+                entries[name] = self.info(name)
+            else:
+                directory = prefix + child[0]
+                entries.setdefault(directory, {"name": directory, "size": 0,
+                                               "type": "directory"})
+        return sorted(entries.values(), key=lambda entry: entry["name"])
 
     def find(self, path: str, maxdepth=None, withdirs=False, detail=False, **kwargs):
         path = self._strip_protocol(path)
         self.target.invalidate_cache(path)
-        found = self.target.find(path, maxdepth=maxdepth, withdirs=withdirs, detail=True,
-                                 **kwargs)
+        try:
+            found = self.target.find(path, maxdepth=maxdepth, withdirs=withdirs, detail=True,
+                                     **kwargs)
+        except FileNotFoundError:
+            found = {}
         for name, entry in found.items():
             self._metadata.remember_info(name, entry)
+        for name, entry in self._writes.pending(path).items():
+            depth = posixpath.relpath(name, path).count("/") + 1
+            if entry is DELETED:
+                found.pop(name, None)
+            elif maxdepth is None or depth <= maxdepth:
+                found[name] = self.info(name)
         return found if detail else sorted(found)
 
     def invalidate_cache(self, path: str | None = None) -> None:
@@ -154,33 +242,50 @@ class TierFileSystem(ChainedFileSystem):
             self._metadata.clear()
             self.target.invalidate_cache()
         else:
-            path = self._strip_protocol(path)
+            self._invalidate(self._strip_protocol(path))
+
+    def _invalidate(self, *paths: str) -> None:
+        for path in paths:
             self._metadata.invalidate(path)
             self.target.invalidate_cache(path)
 
     # -- reads --
 
     def _object(self, path: str) -> ObjectRef:
+        """The under-store object behind ``path`` (a rename still in the buffer: its source)."""
         path = self._strip_protocol(path)
-        info = self.info(path)
+        entry = self._writes.lookup(path)
+        if entry is DELETED:
+            raise FileNotFoundError(path)
+        source = entry.target_path if isinstance(entry, Redirect) else path
+        info = self._target_info(source)
         if info.get("type") == "directory":
             raise IsADirectoryError(f"{path}: is a directory")
-        return ObjectRef(self._store, path, int(info["size"]), object_version(info))
+        return ObjectRef(self._store, source, int(info["size"]), object_version(info))
+
+    def _buffered_file(self, path: str):
+        """An open local file if ``path`` is buffered and not yet uploaded, else None."""
+        while isinstance(entry := self._writes.lookup(path), BufferedFile):
+            try:
+                return open(entry.local_path, "rb")
+            except FileNotFoundError:
+                continue  # uploaded and freed between lookup and open: look again
+        return None
 
     def _open(self, path, mode="rb", block_size=None, autocommit=True, cache_options=None,
               **kwargs):
         path = self._strip_protocol(path)
         if "r" in mode:
+            local = self._buffered_file(path)
+            if local is not None:
+                return local
             return TieredReadFile(self, self._source, self._object(path), path,
                                   self.prefetch_blocks)
-        target_file = self.target.open(path, mode, block_size=block_size,
-                                       autocommit=autocommit, **kwargs)
-        return InvalidatingWriter(target_file, lambda: self._invalidate(path))
+        return self._writes.open(path, mode, block_size=block_size, autocommit=autocommit,
+                                 **kwargs)
 
     def cat_file(self, path, start=None, end=None, **kwargs) -> bytes:
-        obj = self._object(path)
-        views = self._source.read(obj, *_normalize_range(obj.size, start, end))
-        return b"".join(views)
+        return self.cat_ranges([path], [start], [end], on_error="raise")[0]
 
     def cat_ranges(self, paths, starts, ends, max_gap=None, on_error="return", **kwargs):
         if not (len(paths) == len(starts) == len(ends)):
@@ -189,6 +294,14 @@ class TierFileSystem(ChainedFileSystem):
         requests, slots = [], []
         for slot, (path, start, end) in enumerate(zip(paths, starts, ends, strict=True)):
             try:
+                local = self._buffered_file(self._strip_protocol(path))
+                if local is not None:
+                    with local:
+                        size = os.fstat(local.fileno()).st_size
+                        lo, hi = _normalize_range(size, start, end)
+                        local.seek(lo)
+                        results[slot] = local.read(hi - lo)
+                    continue
                 obj = self._object(path)
             except Exception as error:
                 if on_error == "raise":
@@ -215,42 +328,31 @@ class TierFileSystem(ChainedFileSystem):
             if on_error != "omit" or not isinstance(data, Exception)
         }
 
-    # -- writes: through to the target, then invalidate --
-
-    def _invalidate(self, *paths: str) -> None:
-        for path in paths:
-            self._metadata.invalidate(path)
-            self.target.invalidate_cache(path)
+    # -- writes: through the write mode, which invalidates what it changes --
 
     def pipe_file(self, path, value, **kwargs):
-        path = self._strip_protocol(path)
-        self.target.pipe_file(path, value, **kwargs)
-        self._invalidate(path)
+        self._writes.pipe(self._strip_protocol(path), value, **kwargs)
 
     def put_file(self, lpath, rpath, **kwargs):
-        rpath = self._strip_protocol(rpath)
-        self.target.put_file(lpath, rpath, **kwargs)
-        self._invalidate(rpath)
+        self._writes.put(lpath, self._strip_protocol(rpath), **kwargs)
 
     def rm_file(self, path):
-        path = self._strip_protocol(path)
-        self.target.rm_file(path)
-        self._invalidate(path)
+        self._writes.remove([self._strip_protocol(path)], recursive=False, maxdepth=None)
 
     def rm(self, path, recursive=False, maxdepth=None):
         paths = [self._strip_protocol(p) for p in ([path] if isinstance(path, str) else path)]
-        self.target.rm(paths, recursive=recursive, maxdepth=maxdepth)
-        self._invalidate(*paths)
+        self._writes.remove(paths, recursive=recursive, maxdepth=maxdepth)
 
     def cp_file(self, path1, path2, **kwargs):
-        path1, path2 = self._strip_protocol(path1), self._strip_protocol(path2)
-        self.target.cp_file(path1, path2, **kwargs)
-        self._invalidate(path2)
+        self._writes.copy(self._strip_protocol(path1), self._strip_protocol(path2))
 
     def mv(self, path1, path2, recursive=False, maxdepth=None, **kwargs):
-        path1, path2 = self._strip_protocol(path1), self._strip_protocol(path2)
-        self.target.mv(path1, path2, recursive=recursive, maxdepth=maxdepth, **kwargs)
-        self._invalidate(path1, path2)
+        self._writes.move(self._strip_protocol(path1), self._strip_protocol(path2),
+                          recursive=recursive, maxdepth=maxdepth)
+
+    def touch(self, path, truncate=True, **kwargs):
+        if truncate or not self.exists(path):
+            self.pipe_file(path, b"")
 
     def mkdir(self, path, create_parents=True, **kwargs):
         path = self._strip_protocol(path)
@@ -267,10 +369,9 @@ class TierFileSystem(ChainedFileSystem):
         self.target.rmdir(path)
         self._invalidate(path)
 
-    def touch(self, path, truncate=True, **kwargs):
-        path = self._strip_protocol(path)
-        self.target.touch(path, truncate=truncate, **kwargs)
-        self._invalidate(path)
+    def wait_flushed(self, timeout: float | None = None) -> bool:
+        """Block until every acknowledged write is in the under store (True), or time out."""
+        return self._writes.wait_flushed(timeout)
 
     # -- observability --
 
@@ -279,6 +380,9 @@ class TierFileSystem(ChainedFileSystem):
         stats = self.counters.snapshot()
         stats["corrupt_blocks"] += self.cache.corrupt_blocks()
         stats["tiers"] = self.cache.tier_stats()
+        writeback = self._writes.stats()
+        if writeback is not None:
+            stats["writeback"] = writeback
         return stats
 
     def clear_cache(self) -> None:

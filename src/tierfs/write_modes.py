@@ -1,0 +1,173 @@
+"""How writes reach the under store: straight through, or through the write-back buffer.
+
+``TierFileSystem`` holds one of these and sends every write to it; the read side asks
+``lookup``/``pending`` for the write-back overlay (nothing, for write-through). Both
+invalidate the metadata of what they change, so the writing process reads its writes.
+Cached blocks need no invalidation: their keys carry the object version.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable
+
+from tierfs.writeback import WriteBackBuffer
+from tierfs.writeback.overlay import OverlayEntry
+
+logger = logging.getLogger(__name__)
+
+_COPY_CHUNK = 4 * 2**20
+
+
+class InvalidatingWriter:
+    """A writable file that runs ``on_close`` after its own ``close`` (the acknowledgement)."""
+
+    def __init__(self, file, on_close: Callable[[], None]):
+        self._file = file
+        self._on_close = on_close
+
+    def close(self) -> None:
+        try:
+            self._file.close()
+        finally:
+            self._on_close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if exc_type is not None and hasattr(self._file, "discard"):
+            self._file.discard()  # a failed ``with`` block never acknowledges a partial file
+            self._on_close()
+            return
+        self.close()
+
+    def __getattr__(self, name):
+        return getattr(self._file, name)
+
+
+class WriteThrough:
+    """Every write goes to the target before the call returns."""
+
+    name = "through"
+
+    def __init__(self, fs, invalidate: Callable[..., None]):
+        self.fs = fs
+        self.target = fs.target
+        self.invalidate = invalidate
+
+    def open(self, path: str, mode: str, **kwargs):
+        return InvalidatingWriter(self.target.open(path, mode, **kwargs),
+                                  lambda: self.invalidate(path))
+
+    def pipe(self, path: str, data: bytes, **kwargs) -> None:
+        self.target.pipe_file(path, data, **kwargs)
+        self.invalidate(path)
+
+    def put(self, local_path: str, path: str, **kwargs) -> None:
+        self.target.put_file(local_path, path, **kwargs)
+        self.invalidate(path)
+
+    def remove(self, paths: list[str], recursive: bool, maxdepth: int | None) -> None:
+        self.target.rm(paths, recursive=recursive, maxdepth=maxdepth)
+        self.invalidate(*paths)
+
+    def move(self, src: str, dst: str, recursive: bool, maxdepth: int | None) -> None:
+        self.target.mv(src, dst, recursive=recursive, maxdepth=maxdepth)
+        self.invalidate(src, dst)
+
+    def copy(self, src: str, dst: str) -> None:
+        self.target.cp_file(src, dst)
+        self.invalidate(dst)
+
+    def lookup(self, path: str) -> OverlayEntry | None:
+        return None
+
+    def pending(self, prefix: str) -> dict[str, OverlayEntry]:
+        return {}
+
+    def wait_flushed(self, timeout: float | None) -> bool:
+        return True
+
+    def stats(self) -> dict | None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+class WriteBack(WriteThrough):
+    """Writes are acknowledged once journaled in the buffer; the uploader does the rest.
+
+    Directory operations are expanded here into per-file operations (the buffer journals
+    files), reading what exists through the filesystem, so buffered files count too.
+    """
+
+    name = "back"
+
+    def __init__(self, fs, invalidate: Callable[..., None], buffer: WriteBackBuffer):
+        super().__init__(fs, invalidate)
+        self.buffer = buffer
+
+    def open(self, path: str, mode: str, **kwargs):
+        if "x" in mode and self.fs.exists(path):
+            raise FileExistsError(f"{path}: exists")
+        writer = self.buffer.open_write(path)
+        if "a" in mode and self.fs.exists(path):
+            with self.fs.open(path, "rb") as existing:
+                shutil.copyfileobj(existing, writer, _COPY_CHUNK)
+        return InvalidatingWriter(writer, lambda: self.invalidate(path))
+
+    def pipe(self, path: str, data: bytes, **kwargs) -> None:
+        self.buffer.pipe(path, data)
+        self.invalidate(path)
+
+    def put(self, local_path: str, path: str, **kwargs) -> None:
+        with open(local_path, "rb") as source, self.buffer.open_write(path) as writer:
+            shutil.copyfileobj(source, writer, _COPY_CHUNK)
+        self.invalidate(path)
+
+    def copy(self, src: str, dst: str) -> None:
+        with self.fs.open(src, "rb") as source, self.buffer.open_write(dst) as writer:
+            shutil.copyfileobj(source, writer, _COPY_CHUNK)
+        self.invalidate(dst)
+
+    def _files(self, path: str, recursive: bool, maxdepth: int | None) -> list[str]:
+        if not self.fs.isdir(path):
+            if not self.fs.exists(path):
+                raise FileNotFoundError(path)
+            return [path]
+        if not recursive:
+            raise IsADirectoryError(f"{path}: is a directory; pass recursive=True")
+        return self.fs.find(path, maxdepth=maxdepth)
+
+    def remove(self, paths: list[str], recursive: bool, maxdepth: int | None) -> None:
+        for path in paths:
+            for file in self._files(path, recursive, maxdepth):
+                self.buffer.rm(file)
+                self.invalidate(file)
+            self.invalidate(path)
+
+    def move(self, src: str, dst: str, recursive: bool, maxdepth: int | None) -> None:
+        files = self._files(src, recursive=True, maxdepth=maxdepth)
+        for file in files:
+            target = dst if file == src else dst.rstrip("/") + file[len(src.rstrip("/")):]
+            self.buffer.mv(file, target)
+            self.invalidate(file, target)
+        self.invalidate(src, dst)
+
+    def lookup(self, path: str) -> OverlayEntry | None:
+        return self.buffer.lookup(path)
+
+    def pending(self, prefix: str) -> dict[str, OverlayEntry]:
+        return self.buffer.pending(prefix)
+
+    def wait_flushed(self, timeout: float | None) -> bool:
+        return self.buffer.wait_flushed(timeout)
+
+    def stats(self) -> dict | None:
+        return self.buffer.stats()
+
+    def close(self) -> None:
+        self.buffer.close()
