@@ -94,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         report = measure(setup, names, _data_sets(args), args.runs)
     print(report.table(BASELINES, group_by_workload=True))
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         report.to_json(args.json, BASELINES)
     if args.plot:
         for path in report.plot(args.plot):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -34,4 +35,22 @@ def test_another_process_is_refused_and_told_who_holds_it(target, buffer_dir):
             [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
         )
     assert result.returncode == 3, result.stderr
-    assert f"in use by process {__import__('os').getpid()}" in result.stdout
+    assert f"in use by process {os.getpid()}" in result.stdout
+
+
+def test_a_forked_child_cannot_use_its_parents_buffer(target, buffer_dir):
+    with WriteBackBuffer(buffer_dir, "1MiB", target) as buffer:
+        read_end, write_end = os.pipe()
+        child = os.fork()
+        if child == 0:  # the child reports what happened through the pipe, then exits
+            try:
+                buffer.pipe(f"{target.root}/from-child", b"x")
+                os.write(write_end, b"accepted")
+            except RuntimeError as error:
+                os.write(write_end, str(error).encode())
+            os._exit(0)
+        os.close(write_end)
+        os.waitpid(child, 0)
+        message = os.read(read_end, 1000).decode()
+        os.close(read_end)
+    assert "forked child must open its own WriteBackBuffer" in message

@@ -6,7 +6,10 @@ Public surface (``from tierfs.writeback import ...``)::
                     upload_workers=4, retry_initial=0.2, retry_max=10.0, recovery_settle=2.0)
 
 ``buffer_dir`` is created if missing and locked for this process (``BufferLockedError`` if
-another holds it); pending work found there is recovered and uploaded. ``capacity`` is a size
+another holds it); pending work found there is recovered and uploaded. A forked child
+cannot use its parent's buffer (``RuntimeError``): it needs its own ``buffer_dir``.
+``target_fs.to_dict()`` is kept in ``buffer_dir/target.json`` (mode 0600: it may hold
+credentials) so that ``tierfs writeback flush DIR`` can finish the work without the app. ``capacity`` is a size
 (``4096``, ``"4GiB"``) or None for no limit; ``when_full`` is ``"wait"`` (writers block until
 uploads free room), ``"through"`` (a file that does not fit goes straight to the target,
 after earlier buffered operations on its path) or ``"fail"`` (``BufferFullError``, an
@@ -36,8 +39,9 @@ Reading (the read-your-writes overlay; ``None`` means "ask the target")::
                                            # read target_path from the target instead
     None                                   # the buffer has nothing pending: the target
 
-``pending(prefix="") -> {path: entry}`` gives the entries at or below ``prefix`` for ``ls`` and
-``find``: add BufferedFile/Redirect paths, hide DELETED ones.
+``pending(prefix="") -> {path: entry}`` gives every entry at or below ``prefix`` (all depths)
+for ``ls`` and ``find``: add BufferedFile/Redirect paths (and the directories they imply),
+hide DELETED ones.
 
 Progress: ``wait_flushed(timeout=None) -> bool`` (every operation acknowledged before the call
 is in the target), ``stats() -> dict`` (pending_ops, queued_files, queued_bytes, used_bytes,

@@ -8,6 +8,7 @@ every blob no journal record refers to, these included.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import threading
@@ -34,6 +35,14 @@ class BlobNames:
             if not self._ready:
                 self._create_batch()
             return self._ready.pop()
+
+    def remove_unused(self) -> None:
+        """Delete the names never handed out (on close; recovery would remove them anyway)."""
+        with self._lock:
+            for path in self._ready:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+            self._ready.clear()
 
     def _create_batch(self) -> None:
         batch = [

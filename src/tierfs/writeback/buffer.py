@@ -77,6 +77,7 @@ class WriteBackBuffer:
         self._lock = BufferLock(self.directory)
         previous_holder_died = self._lock.acquire()
         self._closed = False
+        self._pid = os.getpid()
         self._mutex = threading.Lock()
         self._work = threading.Condition(self._mutex)
         self._changed = threading.Condition(self._mutex)
@@ -139,11 +140,13 @@ class WriteBackBuffer:
 
     def lookup(self, path: str) -> OverlayEntry | None:
         """What the buffer knows of ``path`` ahead of the target: see ``tierfs.writeback``."""
+        self._check_process()
         with self._mutex:
             return self._pending.lookup(self._normalize(path))
 
     def pending(self, prefix: str = "") -> dict[str, OverlayEntry]:
         """Overlay entries at or below ``prefix`` (all for ""), to merge into ls/find."""
+        self._check_process()
         with self._mutex:
             return self._pending.under(self._normalize(prefix) if prefix else "")
 
@@ -154,6 +157,7 @@ class WriteBackBuffer:
 
         Returns False if ``timeout`` seconds passed first (or the buffer was closed).
         """
+        self._check_process()
         with self._mutex:
             last = self._next_seq - 1
 
@@ -192,6 +196,7 @@ class WriteBackBuffer:
             self._closed = True
             self._changed.notify_all()
         self._uploader.stop()
+        self._blob_names.remove_unused()
         self._journal.close()
         self._lock.release()
 
@@ -297,10 +302,19 @@ class WriteBackBuffer:
             logger.info("%s: recovered %d pending operations", self.directory, len(self._pending))
         return sum(file.size for file in referenced)
 
+    def _check_process(self) -> None:
+        """A forked child shares the lock and journal but has no uploader and a stale state."""
+        if os.getpid() != self._pid:
+            raise RuntimeError(
+                f"write-back buffer {self.directory} belongs to process {self._pid}; a forked "
+                "child must open its own WriteBackBuffer on its own buffer_dir"
+            )
+
     def _normalize(self, path: str) -> str:
         return self.target_fs._strip_protocol(path)
 
     def _check_open(self) -> None:
+        self._check_process()
         if self._closed:
             raise ValueError(f"write-back buffer {self.directory} is closed")
 
