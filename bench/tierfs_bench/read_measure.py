@@ -118,6 +118,7 @@ class Session:
             reader.close()
             reader = family.reopen(reader, cache_dir)
             reader.prime()
+        reader.quiesce()  # stores of the first pass still in flight are not warm runs' work
         warm = self.report.add(Measurement(family.warm, workload.name, workload.nbytes))
         warm.extra["fill_seconds"] = fill_seconds
         self._repeat(reader, workload, warm)

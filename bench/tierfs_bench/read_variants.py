@@ -8,6 +8,7 @@ variant performs exactly the same calls in the same order.
 from __future__ import annotations
 
 import importlib.util
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,9 @@ class Reader:
 
     def cache_stats(self) -> dict | None:
         return None
+
+    def quiesce(self) -> None:
+        """Wait for background work (read-ahead, tier stores) a read may have left running."""
 
     def close(self) -> None:
         """Release what the reader holds (the caller removes its cache directory)."""
@@ -94,8 +98,36 @@ class FsspecReader(Reader):
         stats = getattr(self.fs, "cache_stats", None)
         return stats() if callable(stats) else None
 
+    def quiesce(self) -> None:
+        if self.cache_stats() is not None:
+            wait_until_quiet(self.fs)
+
     def close(self) -> None:
+        self.quiesce()
         self.fs = None
+
+
+def wait_until_quiet(fs, interval: float = 0.05, timeout: float = 10.0) -> bool:
+    """Poll ``fs.cache_stats()`` until two polls agree (no fetch or store still running).
+
+    A cache may keep storing prefetched blocks after a read returned; removing its directory
+    or reopening it before then would measure (or break) work still in flight.
+    """
+    def snapshot():
+        stats = fs.cache_stats()
+        return stats.get("under_store_bytes"), [
+            (tier.get("used"), tier.get("blocks")) for tier in stats.get("tiers", [])
+        ]
+
+    deadline = time.monotonic() + timeout
+    previous = snapshot()
+    while time.monotonic() < deadline:
+        time.sleep(interval)
+        current = snapshot()
+        if current == previous:
+            return True
+        previous = current
+    return False
 
 
 class EmptyRangeSafeS3(S3FileSystem):
