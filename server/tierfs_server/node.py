@@ -144,6 +144,8 @@ class CacheNode:
         }
 
     def stats(self) -> dict:
+        for mount in self.mounts.values():
+            mount.source.settle(timeout=5)
         stats = self.counters.snapshot()
         stats["corrupt_blocks"] += self.cache.corrupt_blocks()
         stats["tiers"] = self.cache.tier_stats()
@@ -157,7 +159,9 @@ class CacheNode:
         return stats
 
     def close(self) -> None:
-        """Persist what is only in memory: batched access times of the directory tiers."""
+        """Persist what is only in memory: blocks being stored, batched access times."""
+        for mount in self.mounts.values():
+            mount.source.settle()
         for tier in self.cache.tiers:
             flush = getattr(tier, "flush", None)
             if flush is not None:

@@ -47,7 +47,8 @@ class PeerSet:
         except (OSError, ValueError) as error:
             logger.warning("peers.dns: cannot resolve %s: %s", name, error)
             return []
-        return sorted({f"http://{info[4][0]}:{port}" for info in infos})
+        hosts = {info[4][0] for info in infos}
+        return sorted(f"http://[{h}]:{port}" if ":" in h else f"http://{h}:{port}" for h in hosts)
 
     def owner(self, key: str) -> str | None:
         """The member that owns ``key``, or None when this daemon does (or has no peers)."""

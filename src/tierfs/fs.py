@@ -376,7 +376,12 @@ class TierFileSystem(ChainedFileSystem):
     # -- observability --
 
     def cache_stats(self) -> dict:
-        """Counters since this filesystem was created, and per-tier usage right now."""
+        """Counters since this filesystem was created, and per-tier usage right now.
+
+        Blocks still being written to the tiers in the background are waited for first,
+        so the usage figures describe every read that has returned.
+        """
+        self._source.settle()
         stats = self.counters.snapshot()
         stats["corrupt_blocks"] += self.cache.corrupt_blocks()
         stats["tiers"] = self.cache.tier_stats()
@@ -387,6 +392,7 @@ class TierFileSystem(ChainedFileSystem):
 
     def clear_cache(self) -> None:
         """Drop every cached block and metadata answer (counters keep counting)."""
+        self._source.settle()
         self.cache.clear()
         self._metadata.clear()
 

@@ -115,6 +115,7 @@ def test_a_corrupted_block_file_is_detected_and_refetched(make_tierfs, s3, bucke
     tiers = [{"medium": "ssd", "path": str(tmp_path / "ssd"), "capacity": "64MiB"}]
     fs = make_tierfs(tiers=tiers)
     assert fs.cat_file(f"{bucket}/f") == data
+    assert fs.cache_stats()["tiers"][0]["blocks"] == 3  # stats wait for background stores
     block_files = sorted((tmp_path / "ssd" / "blocks").rglob("*"), key=os.path.getmtime)
     block_files = [p for p in block_files if p.is_file()]
     assert len(block_files) == 3

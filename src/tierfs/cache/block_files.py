@@ -69,8 +69,8 @@ class BlockFiles:
             self.forget(key)
         try:
             fd = os.open(self.path(key), os.O_RDONLY)
-        except FileNotFoundError:
-            return None
+        except (FileNotFoundError, PermissionError):
+            return None  # absent, or (a short-circuit client of another user) not ours to read
         try:
             handle = _Handle(fd, BlockHeader(os.pread(fd, HEADER_READ, 0)))
         except CorruptBlock as error:

@@ -18,6 +18,7 @@ from tierfs.cache.block_key import ObjectRef, block_key
 from tierfs.cache.fetcher import BlockRequest, Fetcher
 from tierfs.cache.single_flight import SingleFlight
 from tierfs.cache.tiered import TieredBlockCache
+from tierfs.cache.write_behind import WriteBehind
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +55,9 @@ def _union(known: Piece | None, piece: Piece) -> Piece:
 
 class BlockSource:
     def __init__(self, cache: TieredBlockCache, fetcher: Fetcher, block_size: int,
-                 prefetch_workers: int = 2):
+                 prefetch_workers: int = 2, max_pending_store_bytes: int = 64 * 2**20):
         self.cache = cache
+        self._write_behind = WriteBehind(max_pending_store_bytes)
         self.fetcher = fetcher
         self.block_size = block_size
         self.counters = cache.counters
@@ -198,13 +200,22 @@ class BlockSource:
         for piece in pieces:
             future, _ = self._flights.join(piece.key)
             future.set_result(blocks[piece.key])
-        try:
-            for piece, data in zip(to_fetch, fetched, strict=True):
-                self.cache.store(piece.key, data)
-        finally:
-            for piece in pieces:
-                self._flights.close(piece.key)
+
+        def store_then_close() -> None:
+            # the flights stay open (and answer at once) until the tiers have the blocks
+            try:
+                for piece, data in zip(to_fetch, fetched, strict=True):
+                    self.cache.store(piece.key, data)
+            finally:
+                for piece in pieces:
+                    self._flights.close(piece.key)
+
+        self._write_behind.submit(sum(map(len, fetched)), store_then_close)
         return blocks
+
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait until every fetched block has been stored in the tiers."""
+        return self._write_behind.drain(timeout)
 
     def _block_length(self, piece: Piece) -> int:
         return min(self.block_size, piece.obj.size - piece.index * self.block_size)
