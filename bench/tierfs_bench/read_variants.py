@@ -107,7 +107,7 @@ class FsspecReader(Reader):
         self.fs = None
 
 
-def wait_until_quiet(fs, interval: float = 0.05, timeout: float = 10.0) -> bool:
+def wait_until_quiet(fs, interval: float = 0.02, timeout: float = 10.0) -> bool:
     """Poll ``fs.cache_stats()`` until two polls agree (no fetch or store still running).
 
     A cache may keep storing prefetched blocks after a read returned; removing its directory
