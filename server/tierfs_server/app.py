@@ -22,7 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from tierfs.cache import ObjectChangedError
 from tierfs.daemon_client import protocol
 from tierfs.daemon_client.protocol import BlockAddress
-from tierfs_server import status_page
+from tierfs_server import status_page, writeback_routes
 from tierfs_server.config import DaemonConfig
 from tierfs_server.fetchers import forwarding_allowed
 from tierfs_server.metrics import Metrics
@@ -120,6 +120,7 @@ def create_app(config: DaemonConfig) -> web.Application:
     app.router.add_get(protocol.STATS, stats)
     app.router.add_post(protocol.BLOCK, block)
     app.router.add_get("/", status)
+    app.router.add_routes(writeback_routes.routes(NODE))
 
     async def close_node(app: web.Application) -> None:
         await asyncio.to_thread(app[NODE].close)

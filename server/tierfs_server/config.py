@@ -19,6 +19,11 @@
     url = "s3://datasets"
     options = {key = "...", secret = "...", client_kwargs = {endpoint_url = "http://..."}}
 
+    [writeback]                   # optional: write_mode="back" clients write through the daemon
+    dir = "/mnt/nvme/tierfs-wb"   # one journaled buffer per mount below it
+    capacity = "50GiB"
+    when_full = "wait"            # or "through", "fail"
+
     [peers]                       # optional: daemons of other nodes
     self = "http://10.0.0.5:7480"
     members = ["http://10.0.0.5:7480", "http://10.0.0.6:7480"]   # or dns = "tierfs:7480"
@@ -36,7 +41,7 @@ from pathlib import Path
 from tierfs.cache.config import DEFAULTS, TierSpec, parse_tiers
 from tierfs.sizes import parse_size
 
-_SECTIONS = {"server", "cache", "mounts", "peers"}
+_SECTIONS = {"server", "cache", "mounts", "peers", "writeback"}
 _SERVER_KEYS = {"host", "port", "unix_socket", "token", "token_file", "tls_cert", "tls_key",
                 "max_request_bytes", "metadata_ttl", "workers"}
 _PEER_KEYS = {"self", "members", "dns", "timeout", "down_seconds"}
@@ -59,6 +64,13 @@ class PeerConfig:
 
 
 @dataclass(frozen=True)
+class WriteBackConfig:
+    directory: str
+    capacity: int | None
+    when_full: str = "wait"
+
+
+@dataclass(frozen=True)
 class DaemonConfig:
     host: str = "127.0.0.1"
     port: int | None = 7480
@@ -73,6 +85,7 @@ class DaemonConfig:
     tiers: tuple[TierSpec, ...] = ()
     mounts: tuple[Mount, ...] = ()
     peers: PeerConfig = PeerConfig()
+    writeback: WriteBackConfig | None = None
 
 
 def load_config(path: str | os.PathLike) -> DaemonConfig:
@@ -119,6 +132,7 @@ def parse_config(raw: dict) -> DaemonConfig:
         tiers=tuple(tiers),
         mounts=_mounts(raw.get("mounts", {})),
         peers=_peers(_table(raw, "peers", _PEER_KEYS)),
+        writeback=_writeback(_table(raw, "writeback", {"dir", "capacity", "when_full"})),
     )
 
 
@@ -191,6 +205,21 @@ def _mounts(table: dict) -> tuple[Mount, ...]:
             raise ValueError(f"mounts.{name}.options: expected a table")
         mounts.append(Mount(name, url, options))
     return tuple(mounts)
+
+
+def _writeback(table: dict) -> WriteBackConfig | None:
+    if not table:
+        return None
+    directory = table.get("dir")
+    if not isinstance(directory, str) or not directory:
+        raise ValueError("writeback.dir: required, a local directory (an SSD) for the buffer")
+    capacity = table.get("capacity")
+    when_full = table.get("when_full", "wait")
+    if when_full not in ("wait", "through", "fail"):
+        raise ValueError(f"writeback.when_full: {when_full!r} is not one of wait, through, fail")
+    return WriteBackConfig(
+        directory, None if capacity is None else parse_size(capacity, "writeback.capacity"),
+        when_full)
 
 
 def _peers(table: dict) -> PeerConfig:

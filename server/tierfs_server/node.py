@@ -34,6 +34,7 @@ from tierfs.cache.block_key import block_key
 from tierfs.cache.fetcher import Fetcher
 from tierfs.daemon_client.protocol import NODE_ID_FILE, BlockAddress
 from tierfs.metadata import MetadataCache
+from tierfs.writeback import WriteBackBuffer
 from tierfs_server.config import DaemonConfig, Mount
 from tierfs_server.fetchers import PeerFetcher, TimedFetcher
 from tierfs_server.paths import checked_path
@@ -53,6 +54,25 @@ class MountRuntime:
         self.store = store_identity(protocol, mount.options)
         self.metadata = MetadataCache(node.config.metadata_ttl)
         self.source = BlockSource(node.cache, fetcher_for(self), node.config.block_size)
+        settings = node.config.writeback
+        self.buffer = None if settings is None else WriteBackBuffer(
+            Path(settings.directory) / mount.name, settings.capacity, self.fs,
+            when_full=settings.when_full, on_uploaded=self._cache_uploaded)
+
+    def writable_buffer(self) -> WriteBackBuffer:
+        if self.buffer is None:
+            raise LookupError("writeback: this daemon has no [writeback] section")
+        return self.buffer
+
+    def _cache_uploaded(self, path: str, local_path: str) -> None:
+        """Uploaded files enter the node's tiers under their new version: they read hot."""
+        self.metadata.invalidate(path)
+        try:
+            info = self._info(path)
+            obj = ObjectRef(self.store, path, int(info["size"]), object_version(info))
+            self.source.store_file(obj, local_path)
+        except (OSError, ValueError) as error:  # the cache is an optimisation
+            logger.debug("could not cache uploaded %s: %s", path, error)
 
     def checked_object(self, address: BlockAddress) -> ObjectRef:
         """The object a request names, if its version is the under store's current one."""
@@ -156,12 +176,30 @@ class CacheNode:
             stats["hottest_paths"] = self._hot_paths.most_common(_HOT_PATHS)
         stats["peers"] = self.peers.status() if self.peers else []
         stats["mounts"] = [mount.describe() for mount in self.mounts.values()]
+        if self.config.writeback is not None:
+            stats["writeback"] = self.writeback_stats()
         return stats
 
+    def writeback_stats(self) -> dict:
+        """Write-back figures summed over mounts (what ``/metrics`` exports as the queue)."""
+        totals: dict[str, float] = {}
+        for mount in self.mounts.values():
+            if mount.buffer is not None:
+                for name, value in mount.buffer.stats().items():
+                    if isinstance(value, int | float) and not isinstance(value, bool):
+                        totals[name] = totals.get(name, 0) + value
+        return totals
+
     def close(self) -> None:
-        """Persist what is only in memory: blocks being stored, batched access times."""
+        """Persist what is only in memory: blocks being stored, batched access times.
+
+        Write-back buffers stop their uploaders; what is not uploaded stays journaled
+        and the next start finishes it.
+        """
         for mount in self.mounts.values():
             mount.source.settle()
+            if mount.buffer is not None:
+                mount.buffer.close()
         for tier in self.cache.tiers:
             flush = getattr(tier, "flush", None)
             if flush is not None:

@@ -30,9 +30,9 @@ from tierfs.cache import (
     parse_tiers,
     store_identity,
 )
-from tierfs.cache.block_key import block_key
 from tierfs.daemon_client import attach
 from tierfs.daemon_client.protocol import DAEMON_ENV
+from tierfs.daemon_client.remote_buffer import RemoteBuffer
 from tierfs.metadata import MetadataCache
 from tierfs.read_file import TieredReadFile
 from tierfs.sizes import parse_size
@@ -130,7 +130,7 @@ class TierFileSystem(ChainedFileSystem):
             memory_only = [{"medium": "memory", "capacity": DEFAULTS["memory_capacity"]}]
             tier_list = build_tiers(parse_tiers(memory_only if daemon and not tiers else tiers))
             fetcher = direct
-        self.daemon = attachment.client if attachment else None
+        self._attachment = attachment
         self.cache = TieredBlockCache(tier_list, self.counters)
         self._source = BlockSource(self.cache, fetcher, self.block_size)
 
@@ -141,8 +141,13 @@ class TierFileSystem(ChainedFileSystem):
                 if value is not None:
                     raise ValueError(f"{name}: only used with write_mode='back'")
             return WriteThrough(self, self._invalidate)
+        if buffer_dir is None and self._attachment is not None:
+            # the daemon journals and uploads: acknowledged writes outlive this process
+            remote = RemoteBuffer(self._attachment.client, self._attachment.fetcher.mount_of)
+            return WriteBack(self, self._invalidate, remote)
         if buffer_dir is None:
-            raise ValueError("buffer_dir: required with write_mode='back' (a local SSD path)")
+            raise ValueError("buffer_dir: required with write_mode='back' (a local SSD path), "
+                             "unless a daemon with a [writeback] section is used")
         buffer = WriteBackBuffer(buffer_dir, buffer_capacity, self.target, when_full=when_full,
                                  on_uploaded=self._cache_uploaded)
         return WriteBack(self, self._invalidate, buffer)
@@ -150,14 +155,8 @@ class TierFileSystem(ChainedFileSystem):
     def _cache_uploaded(self, path: str, local_path: str) -> None:
         """An uploaded file enters the tiers under its new version, so it reads hot."""
         self._invalidate(path)
-        if not self.cache.keeps_blocks:
-            return
         try:
-            obj = self._object(path)
-            with open(local_path, "rb") as file:
-                for index in range(-(-obj.size // self.block_size)):
-                    self.cache.store(block_key(obj, self.block_size, index),
-                                     file.read(self.block_size))
+            self._source.store_file(self._object(path), local_path)
         except (OSError, ValueError) as error:  # the cache is an optimisation: never fail
             logger.debug("could not cache uploaded %s: %s", path, error)
 

@@ -14,7 +14,7 @@ def start_daemon(seaweed, shared_bucket, tmp_path):
     started: list[DaemonProcess] = []
 
     def start(name: str = "d0", *, tiers=None, peers=None, server=None,
-              port: int | None = None) -> DaemonProcess:
+              port: int | None = None, writeback: dict | None = None) -> DaemonProcess:
         port = port or free_ports(1)[0]
         base = tmp_path / name
         tiers = tiers or [
@@ -30,6 +30,8 @@ def start_daemon(seaweed, shared_bucket, tmp_path):
         }
         if peers:
             sections["peers"] = peers
+        if writeback:
+            sections["writeback"] = writeback
         base.mkdir(parents=True, exist_ok=True)
         config_path = base / "daemon.toml"
         config_path.write_text(render_config(sections))

@@ -213,6 +213,15 @@ class BlockSource:
         self._write_behind.submit(sum(map(len, fetched)), store_then_close)
         return blocks
 
+    def store_file(self, obj: ObjectRef, local_path: str) -> None:
+        """Put a local copy of ``obj`` (a file just uploaded) into the tiers, block by block."""
+        if not self.cache.keeps_blocks:
+            return
+        with open(local_path, "rb") as file:
+            for index in range(-(-obj.size // self.block_size)):
+                self.cache.store(block_key(obj, self.block_size, index),
+                                 file.read(self.block_size))
+
     def settle(self, timeout: float | None = None) -> bool:
         """Wait until every fetched block has been stored in the tiers."""
         return self._write_behind.drain(timeout)

@@ -76,13 +76,20 @@ class DaemonClient:
             raise DaemonUnavailable(f"tierfs daemon at {self.address} unavailable: "
                                     f"{type(error).__name__}: {error}") from error
 
-    def describe(self) -> dict:
-        body, _ = sync(self.loop, self._request, "GET", protocol.DESCRIBE)
+    def call(self, method: str, route: str, **kwargs) -> dict:
+        """One request whose answer is JSON (``params=``, ``json=`` or ``data=`` as aiohttp)."""
+        body, _ = sync(self.loop, self._request, method, route, **kwargs)
         return _json(body)
 
+    def describe(self) -> dict:
+        return self.call("GET", protocol.DESCRIBE)
+
     def stats(self) -> dict:
-        body, _ = sync(self.loop, self._request, "GET", protocol.STATS)
-        return _json(body)
+        return self.call("GET", protocol.STATS)
+
+    def download(self, route: str, params: dict) -> bytes:
+        body, _ = sync(self.loop, self._request, "GET", route, params=params)
+        return body
 
     def fetch_blocks(self, addresses: list[BlockAddress], from_peer: bool = False
                      ) -> list[tuple[bytes, str]]:

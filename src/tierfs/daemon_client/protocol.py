@@ -10,11 +10,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tierfs.writeback.overlay import DELETED, BufferedFile, OverlayEntry, Redirect
+
 DESCRIBE = "/v1/describe"
 BLOCK = "/v1/block"
 STATS = "/v1/stats"
 HEALTH = "/healthz"
 METRICS = "/metrics"
+
+FILE = "/v1/file"  # PUT: write through the daemon's write-back buffer; GET: a buffered file
+REMOVE = "/v1/rm"
+MOVE = "/v1/mv"
+OVERLAY = "/v1/overlay"
+FLUSH = "/v1/flush"
 
 SERVED_BY = "X-Tierfs-Served-By"  # "cache", "peer" or "under-store"
 TOKEN_ENV = "TIERFS_DAEMON_TOKEN"
@@ -62,3 +70,29 @@ class BlockAddress:
             raise ValueError(f"from_peer: expected a boolean, got {from_peer!r}")
         address = cls(**{name: payload[name] for name in fields}, start=start, end=end)
         return address, from_peer
+
+
+def encode_overlay(entries: dict[str, OverlayEntry]) -> dict[str, dict]:
+    """The write-back overlay as JSON: what a client must see before uploads land."""
+    encoded = {}
+    for path, entry in entries.items():
+        if entry is DELETED:
+            encoded[path] = {"kind": "deleted"}
+        elif isinstance(entry, Redirect):
+            encoded[path] = {"kind": "redirect", "target_path": entry.target_path}
+        else:
+            encoded[path] = {"kind": "file", "local_path": entry.local_path,
+                             "size": entry.size, "mtime": entry.mtime}
+    return encoded
+
+
+def decode_overlay(encoded: dict[str, dict]) -> dict[str, OverlayEntry]:
+    decoded: dict[str, OverlayEntry] = {}
+    for path, entry in encoded.items():
+        if entry["kind"] == "deleted":
+            decoded[path] = DELETED
+        elif entry["kind"] == "redirect":
+            decoded[path] = Redirect(entry["target_path"])
+        else:
+            decoded[path] = BufferedFile(entry["local_path"], entry["size"], entry["mtime"])
+    return decoded

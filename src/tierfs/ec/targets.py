@@ -8,6 +8,7 @@ it is still tried when nothing else can serve.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import time
@@ -28,7 +29,9 @@ _R = TypeVar("_R")
 class Target:
     def __init__(self, url: str, options: dict, down_seconds: float = DOWN_SECONDS):
         self.url = url.rstrip("/")
-        options = dict(options)
+        # a deep copy: s3fs edits nested option dicts, which would change fsspec's instance
+        # cache key and cost every later filesystem a new client
+        options = copy.deepcopy(options)
         protocol = fsspec.core.split_protocol(self.url)[0] or "file"
         if protocol in ("file", "local"):
             options.setdefault("auto_mkdir", True)  # object stores have no directories to make

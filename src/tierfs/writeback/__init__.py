@@ -9,24 +9,28 @@ Public surface (``from tierfs.writeback import ...``)::
 another holds it); pending work found there is recovered and uploaded. A forked child
 cannot use its parent's buffer (``RuntimeError``): it needs its own ``buffer_dir``.
 ``target_fs.to_dict()`` is kept in ``buffer_dir/target.json`` (mode 0600: it may hold
-credentials) so that ``tierfs writeback flush DIR`` can finish the work without the app. ``capacity`` is a size
-(``4096``, ``"4GiB"``) or None for no limit; ``when_full`` is ``"wait"`` (writers block until
-uploads free room), ``"through"`` (a file that does not fit goes straight to the target,
-after earlier buffered operations on its path) or ``"fail"`` (``BufferFullError``, an
-``OSError`` with errno ENOSPC). Bad settings raise ``ValueError`` naming the setting
-(``buffer_capacity``, ``when_full``, ``upload_workers``, ``buffer_dir``, ``target_fs``, ...).
-Paths are target paths as ``target_fs`` spells them (``"bucket/dir/file"``); they are
-normalised with ``target_fs._strip_protocol``.
+credentials) so that ``tierfs writeback flush DIR`` can finish the work without the app.
+
+``capacity`` is a size (``4096``, ``"4GiB"``) or None for no limit. ``when_full`` is
+``"wait"`` (writers block until uploads free room), ``"through"`` (a file that does not fit
+goes straight to the target, after earlier buffered operations on its path) or ``"fail"``
+(``BufferFullError``, an ``OSError`` with errno ENOSPC). Bad settings raise ``ValueError``
+naming the setting (``buffer_capacity``, ``when_full``, ``upload_workers``, ``buffer_dir``,
+``target_fs``, ...). Paths are target paths as ``target_fs`` spells them
+(``"bucket/dir/file"``), normalised with ``target_fs._strip_protocol``.
 
 Writing (each returns only once the operation is durable in ``buffer_dir``):
 
 - ``open_write(path) -> BufferWriter``: a binary file; ``close()`` is the acknowledgement.
   Leaving its ``with`` block by an exception, or ``discard()``, drops it: never uploaded.
 - ``pipe(path, data)``: the same in one call.
-- ``rm(path)``, ``mv(src, dst)``: one file each (expand directories in the caller). They
-  are applied to the target after every earlier operation on the same paths. ``rm``/``mv``
-  raise FileNotFoundError only when the buffer knows the path is deleted; whether the
-  target has it is the caller's check.
+- ``rm(path)``, ``mv(src, dst)``: one file each (expand directories in the caller), applied
+  to the target after every earlier operation on the same paths. They raise
+  FileNotFoundError only when the buffer knows the path is deleted; whether the target has
+  it is the caller's check.
+
+A pending write that has not started uploading, and that a later write or ``rm`` of the
+same path makes pointless, is dropped instead of uploaded: the target ends the same.
 
 Reading (the read-your-writes overlay; ``None`` means "ask the target")::
 
@@ -43,12 +47,13 @@ Reading (the read-your-writes overlay; ``None`` means "ask the target")::
 for ``ls`` and ``find``: add BufferedFile/Redirect paths (and the directories they imply),
 hide DELETED ones.
 
-Progress: ``wait_flushed(timeout=None) -> bool`` (every operation acknowledged before the call
-is in the target), ``stats() -> dict`` (pending_ops, queued_files, queued_bytes, used_bytes,
-capacity, uploaded_files, uploaded_bytes, retries, paused_for_s, last_error), ``close()``
-(stops the uploader after running requests; pending work stays journaled for the next
-process). ``on_uploaded(path, local_path)`` runs in an upload thread after each file's upload,
-while ``local_path`` still exists, so the caller can copy it into its read cache.
+Progress and life cycle: ``wait_flushed(timeout=None) -> bool`` (every operation
+acknowledged before the call is in the target); ``stats() -> dict`` (pending_ops,
+queued_files, queued_bytes, used_bytes, capacity, uploaded_files, uploaded_bytes,
+replaced_unuploaded, retries, paused_for_s, last_error); ``close()`` (stops the uploader
+after running requests; pending work stays journaled for the next process).
+``on_uploaded(path, local_path)`` runs in an upload thread after each file's upload, while
+``local_path`` still exists, so the caller can copy it into its read cache.
 
 Failures of the target are retried forever with exponential backoff (``retry_initial`` up
 to ``retry_max`` seconds); ``stats()["last_error"]`` says why uploads are not progressing.

@@ -93,6 +93,7 @@ class WriteBackBuffer:
             raise
         self._blob_names = BlobNames(self._blob_dir)
         self._compact_at = COMPACT_JOURNAL_BYTES
+        self._replaced = 0  # writes never uploaded because a later write or delete replaced them
         self._capacity = Capacity(self.settings.capacity, self._changed, committed)
         self._uploader = Uploader(
             self._work, self._pending, target_fs, self.settings, self._finished, on_uploaded
@@ -179,6 +180,7 @@ class WriteBackBuffer:
                 "capacity": self.settings.capacity,
                 "uploaded_files": self._uploader.uploaded_files,
                 "uploaded_bytes": self._uploader.uploaded_bytes,
+                "replaced_unuploaded": self._replaced,
                 "retries": self._uploader.retries,
                 "paused_for_s": round(self._uploader.paused_for(), 3),
                 "last_error": self._uploader.last_error,
@@ -238,6 +240,10 @@ class WriteBackBuffer:
                 raise FileNotFoundError(path)
             op = Op(self._next_seq, kind, path, dst, file)
             self._next_seq += 1
+            replaced = self._pending.replaceable_write(path) if kind != "mv" else None
+            if replaced is not None:
+                replaced.in_flight = True  # claimed: never uploaded, dropped once op is durable
+                op.replaces = replaced.seq
             self._journal.append(op.record())
             self._free(self._pending.add(op))
             if file is not None:
@@ -245,6 +251,10 @@ class WriteBackBuffer:
         self._journal.sync()
         with self._mutex:
             self._pending.durable_seq = max(self._pending.durable_seq, op.seq)
+            if replaced is not None:
+                self._free(self._pending.complete(replaced.seq))
+                self._replaced += 1
+                self._changed.notify_all()
             self._work.notify()
 
     def _finished(self, op: Op) -> None:

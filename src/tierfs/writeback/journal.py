@@ -78,8 +78,14 @@ def read_journal(directory: str | os.PathLike) -> list[dict]:
 
 
 def still_pending(records: list[dict]) -> list[dict]:
-    """The operation records of ``records`` that have no ``done`` mark, in journal order."""
+    """The operation records of ``records`` not done nor replaced, in journal order.
+
+    A record may carry ``replaces``: the seq of an earlier write it made pointless, which
+    counts as done. It travels in the replacing record itself, so a crash can never keep
+    the mark and lose the write that justified it.
+    """
     done = {record["seq"] for record in records if record["op"] == "done"}
+    done.update(record["replaces"] for record in records if "replaces" in record)
     return [r for r in records if r["op"] != "done" and r["seq"] not in done]
 
 

@@ -22,8 +22,9 @@ class Op:
     path: str
     dst: str | None = None
     file: BufferedFile | None = None
-    in_flight: bool = False
+    in_flight: bool = False  # being applied, or claimed by a later op that replaces it
     done_logged: bool = False  # its done mark is appended: applied, only bookkeeping remains
+    replaces: int | None = None  # seq of a pending write this op makes pointless to upload
 
     def paths(self) -> tuple[str, ...]:
         return (self.path,) if self.dst is None else (self.path, self.dst)
@@ -32,6 +33,8 @@ class Op:
         record = {"op": self.kind, "seq": self.seq, "path": self.path}
         if self.dst is not None:
             record["dst"] = self.dst
+        if self.replaces is not None:
+            record["replaces"] = self.replaces
         if self.file is not None:
             record.update(
                 blob=self.file.local_path.rsplit("/", 1)[-1],
@@ -107,6 +110,18 @@ class PendingOps:
                 return op
             busy.update(paths)
         return None
+
+    def replaceable_write(self, path: str) -> Op | None:
+        """The pending write of ``path`` that a new write or delete of it makes pointless.
+
+        Only if it is the last op touching ``path`` and has not started: its bytes would be
+        overwritten or deleted in the target right after, so it need not be uploaded.
+        """
+        current = self._overlay.get(path)
+        op = None if current is None else self._ops.get(current[0])
+        if op is None or op.kind != "write" or op.path != path or op.in_flight:
+            return None
+        return op
 
     def touches(self, path: str) -> bool:
         """Whether a pending op still has to be applied to ``path``."""

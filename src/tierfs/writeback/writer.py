@@ -8,6 +8,7 @@ without ``close()``, is discarded: half a file is never acknowledged, so never u
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 from typing import TYPE_CHECKING
@@ -57,14 +58,22 @@ class BufferWriter(io.RawIOBase):
                 self._spill()
             else:
                 self._failed = True
-                raise BufferFullError(
-                    28, f"write-back buffer full (buffer_capacity={self._buffer.settings.capacity} "
-                    f"bytes, when_full={self._buffer.settings.when_full!r}) while writing "
-                    f"{self.path}; raise buffer_capacity or use when_full='wait'",
-                )
+                raise BufferFullError(errno.ENOSPC, self._full_message(room))
         self._target_file.write(data)
         self._size += size
         return size
+
+    def _full_message(self, room: Room) -> str:
+        settings = self._buffer.settings
+        why = (
+            "waiting cannot help: only files still being written hold it (is one file larger "
+            "than the buffer?)" if room is Room.STUCK
+            else "and when_full='fail' says not to wait"
+        )
+        return (
+            f"write-back buffer full (buffer_capacity={settings.capacity} bytes) while writing "
+            f"{self.path}, {why}; raise buffer_capacity"
+        )
 
     def _spill(self) -> None:
         """Move what was written so far to the target file and continue writing there."""
