@@ -94,10 +94,8 @@ def _crash_rounds(rounds: int, tmp_path: Path, s3, bucket: str, seed: int) -> No
     assert sum(acknowledged for _, _, acknowledged in history) > rounds, "kills came too early"
     for prefix, ops, acknowledged in history:
         _assert_round_in_target(s3, prefix, ops, acknowledged)
-    assert set(s3.ls(bucket)) == {prefix for prefix, _, _ in history} - {
-        prefix for prefix, ops, acknowledged in history if not expected_state(ops[:acknowledged])
-        and not s3.find(prefix)
-    }
+    # and nothing outside the rounds' prefixes (no temporary or stray names)
+    assert set(s3.ls(bucket)) <= {prefix for prefix, _, _ in history}
 
 
 def test_sigkilled_writers_lose_no_acknowledged_operation(tmp_path, s3, bucket):
@@ -105,5 +103,6 @@ def test_sigkilled_writers_lose_no_acknowledged_operation(tmp_path, s3, bucket):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)
 def test_sigkilled_writers_lose_nothing_over_many_rounds(tmp_path, s3, bucket):
-    _crash_rounds(150, tmp_path, s3, bucket, seed=1000)
+    _crash_rounds(120, tmp_path, s3, bucket, seed=1000)
