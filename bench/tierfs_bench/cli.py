@@ -12,7 +12,8 @@ import importlib
 import logging
 import sys
 
-_SCENARIOS: list[str] = ["read", "writecache", "daemon_load"]  # module names under tierfs_bench
+# module names under tierfs_bench
+_SCENARIOS: list[str] = ["read", "writecache", "daemon_load", "ec"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -71,7 +71,8 @@ class StripeReader:
         """
         good: Cells = {stripe: {} for stripe in wanted}
         problems: Problems = {stripe: dict(excluded or {}) for stripe in wanted}
-        request = {stripe: indexes - problems[stripe].keys() for stripe, indexes in wanted.items()}
+        request = {stripe: self._first_request(indexes, problems[stripe])
+                   for stripe, indexes in wanted.items()}
         first_round = True
         while request:
             self.fetch_cells(request, good, problems, avoid_down=first_round)
@@ -89,6 +90,17 @@ class StripeReader:
                         self.manifest.path, stripe, problems[stripe], self.layout.k)
                 request[stripe] = set(untried[:needed])
         return good, problems
+
+    def _first_request(self, wanted: set[int], excluded: dict[int, str]) -> set[int]:
+        """The wanted cells; if any is excluded or on a target known to be down, the first k
+        usable cells instead, so a degraded stripe takes one round of requests, not two."""
+        if not wanted & (excluded.keys() | self._down_indexes()):
+            return set(wanted)
+        return set([i for i in self.preference() if i not in excluded][: self.layout.k])
+
+    def _down_indexes(self) -> set[int]:
+        return {i for i, url in enumerate(self.manifest.targets)
+                if (target := self.catalog.by_url.get(url)) is None or target.is_down}
 
     def preference(self) -> list[int]:
         """Fragment indexes in the order to ask for them: reachable first, data before parity."""
