@@ -30,9 +30,9 @@ class Check:
         verdict = {True: "PASS", False: "FAIL", None: "n/a "}[self.passed]
         if not self.required:
             verdict = "info" if self.passed is not False else "info (below)"
-        ratio = "-" if self.ratio is None else f"{self.ratio:.2f}"
+        ratio = "-" if self.ratio is None else f"{self.ratio:.3f}"
         return (f"{verdict:<12} {self.workload:<12} {self.variant:<16} / {self.baseline:<16} "
-                f"= {ratio:>6}x  (want >= {self.minimum:.2f}x)")
+                f"= {ratio:>7}x  (want >= {self.minimum:.3f}x)")
 
     def as_dict(self) -> dict:
         return {
