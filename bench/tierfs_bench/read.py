@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import shutil
+import statistics
 import tempfile
 import time
 import traceback
@@ -193,6 +194,7 @@ def _compare(args: argparse.Namespace, spec: DataSpec, storage_options: dict,
     finally:
         if args.endpoint and not args.keep:
             remove_dataset(s3, dataset)
+    report.notes += _counter_notes(report)
     checks = evaluate_checks(report)
     report.meta["checks"] = [check.as_dict() for check in checks]
     required = [check for check in checks if check.required]
@@ -287,3 +289,24 @@ def _describe(report: Report, dataset: DataSet, families: list[Family],
     if not tierfs_available():
         notes.append("tierfs variants skipped: src/tierfs/fs.py is not in this checkout yet.")
     report.notes += notes
+
+
+def _counter_notes(report: Report) -> list[str]:
+    """tierfs's own counters per run (median): what a cold run fetched, what a warm run hit."""
+    lines = []
+    for m in report.measurements:
+        runs = m.extra.get("stats")
+        if not runs:
+            continue
+        hits, misses, fetched = (
+            statistics.median(run[name] for run in runs)
+            for name in ("hits", "misses", "under_store_bytes")
+        )
+        lines.append(
+            f"  {m.variant:<16} {m.workload:<12} hits {hits:>6g}  misses {misses:>5g}  "
+            f"under store {fetched / 2**20:8.1f} MiB ({fetched / m.nbytes:.2f}x the bytes read)"
+        )
+    if lines:
+        lines.insert(0, "tierfs counters per run (median of cache_stats() deltas):")
+    return lines
+
