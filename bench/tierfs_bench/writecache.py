@@ -173,14 +173,14 @@ def measure(setup: Setup, names: list[str], data_sets: dict[str, Files], runs: i
                 _log(f"run {run_index + 1}/{runs} {variant:10s} {data_name}: "
                      f"ack {timing.ack_s:.2f} s, durable {timing.durable_s:.2f} s")
                 for kind, seconds in (("ack", timing.ack_s), ("durable", timing.durable_s)):
-                    _row(report, rows, variant, f"{data_name}: {kind}", files).seconds.append(
+                    _row(report, rows, variant, f"{data_name}, {kind}", files).seconds.append(
                         seconds
                     )
                 totals[0] += timing.ack_s
                 totals[1] += timing.durable_s
             every = [f for files in data_sets.values() for f in files]
             for kind, seconds in zip(("ack", "durable"), totals, strict=True):
-                _row(report, rows, variant, f"all files: {kind}", every).seconds.append(seconds)
+                _row(report, rows, variant, f"all files, {kind}", every).seconds.append(seconds)
     _describe(report, setup, data_sets)
     return report
 
@@ -195,7 +195,7 @@ def _row(report: Report, rows: dict, variant: str, workload: str, files: Files) 
 def _describe(report: Report, setup: Setup, data_sets: dict[str, Files]) -> None:
     checks = []
     for baseline, target in TARGETS.items():
-        for workload in ("all files: ack", "large files: ack", "small files: ack"):
+        for workload in ("all files, ack", "large files, ack", "small files, ack"):
             ours = report.find("write-back", workload)
             ratio = None if ours is None else report.ratio(ours, baseline)
             checks.append({

@@ -20,11 +20,11 @@ def test_writecache_benchmark_reports_every_variant(seaweed, tmp_path, capsys):
     report = json.loads(report_path.read_text())
     rows = {(m["variant"], m["workload"]): m for m in report["measurements"]}
     for variant in ("write-back", "all-ssd", "all-disk", "seaweedfs"):
-        for workload in ("large files: ack", "small files: durable", "all files: ack"):
+        for workload in ("large files, ack", "small files, durable", "all files, ack"):
             assert rows[(variant, workload)]["mb_per_s"] > 0
     assert {check["check"] for check in report["meta"]["checks"]} >= {
-        "write-back all files: ack >= 0.8x all-ssd", "write-back all files: ack >= 2.0x all-disk",
+        "write-back all files, ack >= 0.8x all-ssd", "write-back all files, ack >= 2.0x all-disk",
     }
     # the disk model's 8 ms per request dominates; write-back acknowledges far sooner
-    assert rows[("write-back", "all files: ack")]["ratios"]["all-disk"] > 2
+    assert rows[("write-back", "all files, ack")]["ratios"]["all-disk"] > 2
     assert len(list((tmp_path / "plots").glob("*.png"))) == 6

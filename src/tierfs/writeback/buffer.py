@@ -215,6 +215,7 @@ class WriteBackBuffer:
             room = self._capacity.try_reserve(size)
             if room is Room.FULL and self.settings.when_full == "wait":
                 room = self._capacity.wait_reserve(size, stopped=lambda: self._closed)
+                self._check_open()  # woken by close(), not by room
             return room
 
     def _release(self, size: int) -> None:
