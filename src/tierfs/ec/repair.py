@@ -17,7 +17,7 @@ from tierfs.ec.manifest import Manifest, cell_checksum
 from tierfs.ec.placement import rank_targets
 from tierfs.ec.scrub import FileHealth, stripe_batches
 from tierfs.ec.targets import Target
-from tierfs.ec.writer import FragmentSink
+from tierfs.ec.writer import FragmentSink, finish_all
 
 
 @dataclass
@@ -67,11 +67,9 @@ def rebuild_fragments(fs: ECFileSystem, manifest: Manifest, damaged: list[int]) 
                                       f"{manifest.path!r} does not match its checksum")
                     sinks[index].put(cell)
     except BaseException:
-        for sink in sinks.values():
-            sink.finish(commit=False)
+        finish_all(list(sinks.values()), commit=False)
         raise
-    for sink in sinks.values():
-        sink.finish(commit=True)
+    finish_all(list(sinks.values()), commit=True)
     failed = {i: str(sink.error) for i, sink in sinks.items() if sink.error is not None}
     if failed:
         raise ECError(f"ecfs: could not write rebuilt fragments of {manifest.path!r}: {failed}")

@@ -44,10 +44,13 @@ class FragmentSink:
         if self.error is None:
             self._cells.put(cell)
 
-    def finish(self, commit: bool) -> None:
-        """Commit (or abandon) the object and wait until the thread is done."""
+    def end(self, commit: bool) -> None:
+        """Ask for the object to be committed (or abandoned); ``join`` waits for it."""
         self._cells.put(_COMMIT if commit else _ABORT)
+
+    def join(self) -> None:
         self._thread.join()
+
 
     def _run(self) -> None:
         cell = None
@@ -65,6 +68,14 @@ class FragmentSink:
             self.target.mark_down(error)
             while cell not in (_COMMIT, _ABORT):
                 cell = self._cells.get()  # keep draining so the writer never blocks on us
+
+
+def finish_all(sinks: list[FragmentSink], commit: bool) -> None:
+    """End every sink, then wait for all: their final uploads run at the same time."""
+    for sink in sinks:
+        sink.end(commit)
+    for sink in sinks:
+        sink.join()
 
 
 def _abandon(handle) -> None:
@@ -141,8 +152,7 @@ class StripeWriter:
             self._encode(bytes(self._pending))
             self._pending.clear()
         self._closed = True
-        for sink in self.sinks:
-            sink.finish(commit=True)
+        finish_all(self.sinks, commit=True)
         self._check_failures()
         if self._failures():
             logger.warning("ecfs: %s written degraded, missing fragments on %s; run "
@@ -170,8 +180,7 @@ class StripeWriter:
         if self._closed:
             return
         self._closed = True
-        for sink in self.sinks:
-            sink.finish(commit=False)
+        finish_all(self.sinks, commit=False)
         self._remove_fragments()
 
     def _remove_fragments(self) -> None:
