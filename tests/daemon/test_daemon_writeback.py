@@ -56,22 +56,16 @@ def test_write_back_paths_outside_the_mount_are_refused(start_daemon, tmp_path):
     import urllib.error
     import urllib.request
 
+    def status(route: str, method: str, body: bytes) -> int:
+        request = urllib.request.Request(daemon.url + route, data=body, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
     daemon = start_daemon(writeback={"dir": str(tmp_path / "wb")})
-    request = urllib.request.Request(
-        daemon.url + "/v1/file?mount=tests&path=tierfs-tests/../elsewhere/x", data=b"data",
-        method="PUT")
-    try:
-        urllib.request.urlopen(request, timeout=10)
-        status = 200
-    except urllib.error.HTTPError as error:
-        status = error.code
-    assert status == 400
-    body = json.dumps({"mount": "tests", "path": "../../etc/passwd"}).encode()
-    request = urllib.request.Request(daemon.url + "/v1/rm", data=body, method="POST")
-    try:
-        urllib.request.urlopen(request, timeout=10)
-        status = 200
-    except urllib.error.HTTPError as error:
-        status = error.code
-    assert status == 400
+    assert status("/v1/file?mount=tests&path=tierfs-tests/../elsewhere/x", "PUT", b"x") == 400
+    rm = json.dumps({"mount": "tests", "path": "../../etc/passwd"}).encode()
+    assert status("/v1/rm", "POST", rm) == 400
     assert not list((tmp_path / "wb").rglob("elsewhere"))

@@ -122,6 +122,33 @@ class BlockFiles:
 
     def read(self, key: str, start: int, end: int | None) -> memoryview | None:
         """Verified bytes ``[start, end)`` (``end=None``: to the end), or None."""
+
+        def into_new_bytes(fd: int, offset: int, lo: int, hi: int, end: int):
+            raw = os.pread(fd, hi - lo, offset)  # bytes: no zero fill, one copy
+            return memoryview(raw)[start - lo:end - lo], [memoryview(raw)]
+
+        return self._verified_read(key, start, end, into_new_bytes)
+
+    def read_into(self, key: str, start: int, end: int, dest: memoryview) -> bool:
+        """Verified bytes ``[start, end)`` into ``dest``; False if absent or corrupt.
+
+        The middle of the range is read straight into ``dest``; only the edges of the first
+        and last checksum chunk go through scratch buffers. On False, ``dest`` holds garbage.
+        """
+
+        def into_dest(fd: int, offset: int, lo: int, hi: int, end: int):
+            if len(dest) != end - start:
+                raise CorruptBlock("destination does not match the range")
+            segments = [memoryview(bytearray(start - lo)), dest, memoryview(bytearray(hi - end))]
+            if os.preadv(fd, segments, offset) != hi - lo:
+                raise CorruptBlock("truncated data")
+            return True, segments
+
+        return self._verified_read(key, start, end, into_dest) is not None
+
+    def _verified_read(self, key: str, start: int, end: int | None, read_span):
+        """Read the whole checksum chunks around ``[start, end)`` with ``read_span``, verify
+        them, and return its result; None if the block is absent or fails a check."""
         handle = self._acquire(key)
         if handle is None:
             return None
@@ -131,41 +158,16 @@ class BlockFiles:
             if not 0 <= start <= end <= header.data_length:
                 raise CorruptBlock("requested range outside the block")
             lo, hi = header.chunk_span(start, end)
-            raw = os.pread(handle.fd, hi - lo, header.data_offset + lo)  # bytes: no zero fill
-            if len(raw) != hi - lo:
+            result, segments = read_span(handle.fd, header.data_offset + lo, lo, hi, end)
+            if sum(map(len, segments)) != hi - lo:
                 raise CorruptBlock("truncated data")
-            header.verify(raw, lo)
+            header.verify_segments(segments, lo)
         except CorruptBlock as error:
             self._fail(key, error)
             return None
         finally:
             self._release(handle)
-        return memoryview(raw)[start - lo:end - lo]
-
-    def read_into(self, key: str, start: int, end: int, dest: memoryview) -> bool:
-        """Verified bytes ``[start, end)`` into ``dest``; False if absent or corrupt.
-
-        The middle of the range is read straight into ``dest``; only the edges of the first
-        and last checksum chunk go through scratch buffers. On False, ``dest`` holds garbage.
-        """
-        handle = self._acquire(key)
-        if handle is None:
-            return False
-        header = handle.header
-        try:
-            if not 0 <= start <= end <= header.data_length or len(dest) != end - start:
-                raise CorruptBlock("requested range outside the block")
-            lo, hi = header.chunk_span(start, end)
-            segments = [memoryview(bytearray(start - lo)), dest, memoryview(bytearray(hi - end))]
-            if os.preadv(handle.fd, segments, header.data_offset + lo) != hi - lo:
-                raise CorruptBlock("truncated data")
-            header.verify_segments(segments, lo)
-        except CorruptBlock as error:
-            self._fail(key, error)
-            return False
-        finally:
-            self._release(handle)
-        return True
+        return result
 
     def _fail(self, key: str, error: CorruptBlock) -> None:
         self.forget(key)

@@ -98,6 +98,9 @@ class BlockHeader:
         Reads land partly in the caller's buffer and partly in scratch space (the edges of
         the first and last chunk); a chunk split across segments is hashed incrementally.
         """
+        if len(segments) == 1:
+            self.verify(segments[0], lo)
+            return
         index = lo // self.chunk
         hasher = None
         need = self.chunk_length(index)
