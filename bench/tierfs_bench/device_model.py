@@ -27,10 +27,6 @@ class DeviceModel:
     bandwidth: float  # bytes per second, shared by concurrent requests
     queue_depth: int  # requests served at once (1: a single spindle)
 
-    def service_time(self, nbytes: int) -> float:
-        """Seconds one request of ``nbytes`` takes on an idle device."""
-        return self.latency_s + nbytes / self.bandwidth
-
     def describe(self) -> str:
         return (f"{self.name}: {self.latency_s * 1e3:.2f} ms per request + bytes at "
                 f"{self.bandwidth / 1e6:,.0f} MB/s, {self.queue_depth} request(s) at once")

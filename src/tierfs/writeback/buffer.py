@@ -309,7 +309,7 @@ class WriteBackBuffer:
         for name in os.listdir(self._blob_dir):
             if name not in keep:
                 os.unlink(self._blob_dir / name)  # never acknowledged, or already uploaded
-        if self._pending.ops():
+        if len(self._pending):
             logger.info("%s: recovered %d pending operations", self.directory, len(self._pending))
         return sum(file.size for file in referenced)
 

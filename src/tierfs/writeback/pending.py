@@ -61,9 +61,6 @@ class PendingOps:
     def __len__(self) -> int:
         return len(self._ops)
 
-    def ops(self) -> list[Op]:
-        return list(self._ops.values())
-
     def journal_records(self) -> list[dict]:
         """What a rewritten journal must hold: the ops not yet known to be applied."""
         return [op.record() for op in self._ops.values() if not op.done_logged]
