@@ -18,8 +18,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from crash_plan import expected_state, plan
 
+from tests.writeback.crash_plan import expected_state, plan
 from tierfs.writeback import WriteBackBuffer
 
 WRITER = Path(__file__).with_name("crash_writer.py")
