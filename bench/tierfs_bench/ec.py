@@ -85,10 +85,10 @@ def run(args: argparse.Namespace) -> int:
     data = os.urandom(args.size)
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="tierfs-bench-ec-"))
     for capped in {"both": [True, False], "capped": [True], "uncapped": [False]}[model]:
-        label = f"capped {args.rate_mbit:g} Mbit/s" if capped else "uncapped"
+        label = f"capped {args.rate_mbit:g} Mbps" if capped else "uncapped"  # no '/': file names
         report.meta["models"].append(label)
         with ExitStack() as stack:
-            nodes = _start_nodes(workdir / label.replace(" ", "_").replace("/", ""),
+            nodes = _start_nodes(workdir / label.replace(" ", "_"),
                                  capped, args.rate_mbit, stack)
             _measure_model(report, label, nodes, data, args)
     _describe(report, args, capped_ok)

@@ -2,7 +2,8 @@
 
 A file is cut into blocks; each block goes to 3 of the nodes (rendezvous-hashed per
 block, as HDFS spreads blocks), to all three at once. Reads take each block from its
-first reachable replica. Concurrency matches ecfs's writer: six uploads in flight.
+first reachable replica, nodes that failed asked last. Concurrency matches ecfs's
+writer: six uploads in flight.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ class ReplicatedStore:
         self.nodes = nodes
         self.block_size = block_size
         self._pool = ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix="replica")
+        # nodes that failed a read are asked last from then on, as HDFS's reader keeps
+        # a dead-node list (ecfs's targets do the same)
+        self.dead: set[str] = set()
 
     def _blocks(self, size: int) -> range:
         return range(-(-size // self.block_size))
@@ -42,10 +46,12 @@ class ReplicatedStore:
 
     def _read_block(self, path: str, block: int) -> bytes:
         error = None
-        for root in self._replicas(path, block):
+        replicas = sorted(self._replicas(path, block), key=lambda root: root in self.dead)
+        for root in replicas:
             try:
                 return self.nodes[root].cat_file(f"{root}/{path}.{block}")
             except Exception as failure:  # noqa: BLE001 - the next replica serves
+                self.dead.add(root)
                 error = failure
         raise OSError(f"all replicas of block {block} of {path} failed: {error}")
 

@@ -39,9 +39,18 @@ class Catalog:
         """
         return self.load_many([path])[path]
 
-    def _read_copies(self, paths: list[str]):
-        """(path, target, manifest or None, problem or None) for every copy of every path."""
-        requests = [(path, target) for path in paths for target in self.placement(path)]
+    def _read_copies(self, paths: list[str], ask_down: bool = True):
+        """(path, target, manifest or None, problem or None) for every copy of every path.
+
+        Without ``ask_down``, targets marked down are reported unreachable unasked.
+        """
+        requests = []
+        for path in paths:
+            for target in self.placement(path):
+                if ask_down or not target.is_down:
+                    requests.append((path, target))
+                else:
+                    yield path, target, None, "unreachable: marked down"
         for (path, target), data, error in call_on_targets(self.pool, _read_copy, requests):
             if error is not None:
                 if is_missing(error):
@@ -57,15 +66,21 @@ class Catalog:
                                path, target.url, corrupt)
                 yield path, target, None, f"corrupt: {corrupt}"
 
-    def load_many(self, paths: list[str]) -> dict[str, Manifest | None]:
+    def load_many(self, paths: list[str], ask_down: bool = False) -> dict[str, Manifest | None]:
+        """Like ``load`` for many paths at once. Targets marked down are skipped unless no
+        copy of a path is found without them; then they are asked after all."""
         found: dict[str, Manifest | None] = dict.fromkeys(paths)
         unreachable: dict[str, dict[str, str]] = {path: {} for path in paths}
-        for path, target, copy, problem in self._read_copies(paths):
+        for path, target, copy, problem in self._read_copies(paths, ask_down):
             if problem is not None and problem.startswith("unreachable"):
                 unreachable[path][target.url] = problem
             best = found[path]
             if copy is not None and (best is None or _newness(copy) > _newness(best)):
                 found[path] = copy
+        retry = [path for path in paths if found[path] is None and unreachable[path]]
+        if retry and not ask_down:
+            found.update(self.load_many(retry, ask_down=True))
+            return found
         for path in paths:
             if found[path] is None and len(unreachable[path]) > self.m:
                 raise ManifestUnavailableError(path, unreachable[path])
