@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 _STARTUP_TIMEOUT_S = 60.0
 _GRPC_OFFSET = 10000  # every SeaweedFS service also listens on port + 10000 (gRPC)
 _MAX_PORT = 50000
+_BIND_ATTEMPTS = 3
 
 
 def weed_binary() -> str:
@@ -136,18 +137,43 @@ class EmbeddedS3:
         ]
 
     def start(self, timeout: float = _STARTUP_TIMEOUT_S) -> EmbeddedS3:
+        """Start and wait until a bucket can be created.
+
+        Ports are only known free when chosen; another process may take one before the
+        server binds it. Then the server exits at once, and it is retried on new ports.
+        """
         if self._process is not None and self._process.poll() is None:
             return self
-        log = open(self.directory / "weed.log", "ab")
-        self._process = subprocess.Popen(
-            self._command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        log.close()
-        atexit.register(self.stop)
-        self._wait_ready(timeout)
+        for attempt in range(_BIND_ATTEMPTS):
+            log_offset = self._log_path.stat().st_size if self._log_path.exists() else 0
+            self._launch()
+            try:
+                self._wait_ready(timeout)
+                break
+            except RuntimeError:
+                lost_race = "address already in use" in self._log_tail(log_offset)
+                if not lost_race or attempt == _BIND_ATTEMPTS - 1:
+                    raise
+                self.master_port, self.volume_port, self.filer_port, self.s3_port = free_ports(4)
         logger.info("SeaweedFS S3 gateway ready at %s", self.endpoint_url)
         return self
+
+    @property
+    def _log_path(self) -> Path:
+        return self.directory / "weed.log"
+
+    def _log_tail(self, offset: int) -> str:
+        with open(self._log_path, "rb") as log:
+            log.seek(offset)
+            return log.read().decode("utf-8", "replace")
+
+    def _launch(self) -> None:
+        with open(self._log_path, "ab") as log:
+            self._process = subprocess.Popen(
+                self._command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        atexit.register(self.stop)
 
     def _wait_ready(self, timeout: float) -> None:
         """Poll until a bucket can be created: the gateway, filer and a volume all answer."""
@@ -156,10 +182,9 @@ class EmbeddedS3:
         last_error: Exception | None = None
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise RuntimeError(
-                    f"SeaweedFS exited with code {self._process.returncode}; "
-                    f"see {self.directory / 'weed.log'}"
-                )
+                code = self._process.returncode
+                self.stop()
+                raise RuntimeError(f"SeaweedFS exited with code {code}; see {self._log_path}")
             try:
                 if not client.bucket_exists("tierfs-ready"):
                     client.make_bucket("tierfs-ready")

@@ -42,6 +42,7 @@ from tierfs.writeback import DELETED, BufferedFile, Redirect, WriteBackBuffer
 logger = logging.getLogger(__name__)
 
 WRITE_MODES = ("through", "back")
+_BUFFER_LOOKUPS = 5  # an upload frees its local copy at most once per lookup
 
 
 class TierFileSystem(ChainedFileSystem):
@@ -264,12 +265,16 @@ class TierFileSystem(ChainedFileSystem):
 
     def _buffered_file(self, path: str):
         """An open local file if ``path`` is buffered and not yet uploaded, else None."""
-        while isinstance(entry := self._writes.lookup(path), BufferedFile):
+        for _ in range(_BUFFER_LOOKUPS):
+            entry = self._writes.lookup(path)
+            if not isinstance(entry, BufferedFile):
+                return None
             try:
                 return open(entry.local_path, "rb")
             except FileNotFoundError:
                 continue  # uploaded and freed between lookup and open: look again
-        return None
+        raise FileNotFoundError(f"{path}: its buffered copy keeps disappearing; "
+                                "was the write-back buffer directory changed by hand?")
 
     def _open(self, path, mode="rb", block_size=None, autocommit=True, cache_options=None,
               **kwargs):
