@@ -12,8 +12,18 @@ import importlib
 import logging
 import sys
 
+from tierfs.sizes import parse_size
+
 # module names under tierfs_bench
 _SCENARIOS: list[str] = ["read", "writecache", "daemon_load", "ec"]
+
+
+def size_arg(text: str) -> int:
+    """argparse type for sizes such as 64KiB or 256MiB, parsed where every config is."""
+    try:
+        return parse_size(text, "size")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,7 +22,7 @@ from pathlib import Path
 import fsspec
 
 from tierfs.embedded import EmbeddedS3, free_ports
-from tierfs.sizes import parse_size
+from tierfs_bench.cli import size_arg
 from tierfs_bench.report import Measurement, Report
 from tierfs_server.launcher import DaemonProcess, render_config
 
@@ -35,9 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--reads", type=int, default=1000, help="reads per client")
-    parser.add_argument("--read-size", type=lambda s: parse_size(s, "--read-size"),
+    parser.add_argument("--read-size", type=size_arg,
                         default=64 * 2**10)
-    parser.add_argument("--file-size", type=lambda s: parse_size(s, "--file-size"),
+    parser.add_argument("--file-size", type=size_arg,
                         default=256 * MiB)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", metavar="FILE")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import fsspec
 
-from tierfs.sizes import parse_size
+from tierfs_bench.cli import size_arg
 from tierfs_bench.device_model import HDD_7200RPM, SATA_SSD
 from tierfs_bench.report import Measurement, Report
 from tierfs_bench.writecache_variants import LEGEND, VARIANTS, Files, Setup
@@ -44,14 +44,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="exit 1 if write-back misses its targets (0.8x all-ssd, 2x all-disk)")
     data = parser.add_argument_group("data (default: 4 x 64 MiB + 300 x 64 KiB)")
     data.add_argument("--large-files", type=int, default=4)
-    data.add_argument("--large-size", type=size, default=64 * 2**20)
+    data.add_argument("--large-size", type=size_arg, default=64 * 2**20)
     data.add_argument("--small-files", type=int, default=300)
-    data.add_argument("--small-size", type=size, default=64 * 2**10)
+    data.add_argument("--small-size", type=size_arg, default=64 * 2**10)
     data.add_argument("--quick", action="store_true",
                       help="2 x 4 MiB + 40 x 16 KiB, one run: for tests")
     write = parser.add_argument_group("writers and buffer")
     write.add_argument("--writers", type=int, default=4, help="writer threads (default 4)")
-    write.add_argument("--buffer-capacity", type=size, default=2**30,
+    write.add_argument("--buffer-capacity", type=size_arg, default=2**30,
                        help="write-back buffer_capacity (default 1GiB: holds a whole run)")
     write.add_argument("--upload-workers", type=int, default=4)
     write.add_argument("--variants", default=",".join(VARIANTS),
@@ -71,11 +71,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     where.add_argument("--secret", help="secret key for --endpoint")
     where.add_argument("--bucket", default="tierfs-bench-writecache")
     parser.set_defaults(run=run)
-
-
-def size(text: str) -> int:
-    """argparse type: a size such as 64MiB (argparse reports "invalid size value" otherwise)."""
-    return parse_size(text, "size")
 
 
 def run(args: argparse.Namespace) -> int:
