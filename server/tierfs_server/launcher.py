@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -48,6 +49,7 @@ class DaemonProcess:
     config_path: Path
     url: str
     token: str | None = field(default=None, repr=False)
+    cafile: str | None = None  # to verify an https:// daemon
     process: subprocess.Popen | None = None
 
     @property
@@ -74,8 +76,9 @@ class DaemonProcess:
         request = urllib.request.Request(self.url + route)
         if token or self.token:
             request.add_header("Authorization", f"Bearer {token or self.token}")
+        context = ssl.create_default_context(cafile=self.cafile) if self.cafile else None
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:
+            with urllib.request.urlopen(request, timeout=10, context=context) as response:
                 return response.status, response.read()
         except urllib.error.HTTPError as error:
             return error.code, error.read()

@@ -67,6 +67,7 @@ class TierFileSystem(ChainedFileSystem):
         daemon: str | None = None,
         daemon_token: str | None = None,
         daemon_fallback: str = "direct",
+        daemon_cafile: str | None = None,
         short_circuit: bool = True,
         **kwargs,
     ):
@@ -74,7 +75,8 @@ class TierFileSystem(ChainedFileSystem):
 
         ``daemon`` (or ``$TIERFS_DAEMON``) is the node's cache daemon, an URL or a unix
         socket path: the daemon then owns the persistent tiers and ``tiers`` may hold
-        only a private memory tier. ``write_mode="back"`` acknowledges writes once they
+        only a private memory tier; ``daemon_cafile`` verifies an ``https://`` daemon.
+        ``write_mode="back"`` acknowledges writes once they
         are journaled in ``buffer_dir`` and uploads them in the background.
         """
         super().__init__(**kwargs)
@@ -101,7 +103,7 @@ class TierFileSystem(ChainedFileSystem):
         self._metadata = MetadataCache(float(ttl))
         self._build_read_path(tiers, _positive_int(fetch_concurrency, "fetch_concurrency"),
                               daemon or os.environ.get(DAEMON_ENV), daemon_token,
-                              daemon_fallback, short_circuit)
+                              daemon_fallback, short_circuit, daemon_cafile)
         self._writes = self._build_write_mode(write_mode, buffer_dir, buffer_capacity,
                                               buffer_when_full)
         self.write_mode = write_mode
@@ -114,7 +116,7 @@ class TierFileSystem(ChainedFileSystem):
 
     def _build_read_path(self, tiers, concurrency: int, daemon: str | None,
                          daemon_token: str | None, daemon_fallback: str,
-                         short_circuit: bool) -> None:
+                         short_circuit: bool, daemon_cafile: str | None) -> None:
         """Tiers and fetcher: our own, or the daemon's (with a private memory tier at most)."""
         direct = RangeFetcher(self.target, concurrency, self.counters)
         attachment = None
@@ -122,7 +124,7 @@ class TierFileSystem(ChainedFileSystem):
             attachment = attach(
                 daemon, store=self._store, memory_tiers=parse_tiers(tiers) if tiers else [],
                 direct=direct, counters=self.counters, token=daemon_token,
-                fallback=daemon_fallback, short_circuit=short_circuit,
+                fallback=daemon_fallback, short_circuit=short_circuit, cafile=daemon_cafile,
             )
         if attachment is not None:
             self.block_size = attachment.block_size  # keys must match the daemon's

@@ -35,7 +35,9 @@ def start_daemon(seaweed, shared_bucket, tmp_path):
         base.mkdir(parents=True, exist_ok=True)
         config_path = base / "daemon.toml"
         config_path.write_text(render_config(sections))
-        daemon = DaemonProcess(config_path, f"http://127.0.0.1:{port}", server.get("token"))
+        scheme = "https" if server.get("tls_cert") else "http"
+        daemon = DaemonProcess(config_path, f"{scheme}://127.0.0.1:{port}", server.get("token"),
+                               cafile=server.get("tls_cert"))
         started.append(daemon)
         return daemon.start()
 

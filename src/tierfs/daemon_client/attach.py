@@ -32,7 +32,7 @@ class Attachment:
 
 def attach(address: str, *, store: str, memory_tiers: list[TierSpec], direct: RangeFetcher,
            counters: CacheCounters, token: str | None = None, fallback: str = "direct",
-           short_circuit: bool = True) -> Attachment | None:
+           short_circuit: bool = True, cafile: str | None = None) -> Attachment | None:
     """Describe the daemon and build the client's tiers and fetcher.
 
     Returns None when the daemon cannot be reached and ``fallback`` is ``"direct"``
@@ -43,7 +43,7 @@ def attach(address: str, *, store: str, memory_tiers: list[TierSpec], direct: Ra
     if any(spec.persistent for spec in memory_tiers):
         raise ValueError("tiers: with daemon=..., give at most a memory tier; "
                          "the daemon owns the ssd and disk tiers")
-    client = DaemonClient(address, token)
+    client = DaemonClient(address, token, cafile=cafile)
     try:
         description = client.describe()
     except DaemonUnavailable:
