@@ -24,10 +24,10 @@ import fsspec
 from tierfs.sizes import parse_size
 from tierfs_bench.read_checks import evaluate_checks
 from tierfs_bench.read_data import DataSet, DataSpec, build_dataset, remove_dataset
-from tierfs_bench.read_measure import MAX_RUNS, Profiles, Session, log
+from tierfs_bench.read_measure import MAX_RUNS, Profiles, Session, log, log_measurement
 from tierfs_bench.read_variants import Family, VariantConfig, build_families, tierfs_available
-from tierfs_bench.read_workloads import Workload, workloads
-from tierfs_bench.report import Report
+from tierfs_bench.read_workloads import Workload, verify, workloads
+from tierfs_bench.report import Measurement, Report
 
 BASELINES = ["s3fs", "local"]
 _QUICK = DataSpec(large_files=2, large_size=8 * 2**20, small_files=32, random_reads=64)
@@ -235,26 +235,58 @@ def measure_all(args: argparse.Namespace, dataset: DataSet, config: VariantConfi
     profiles = Profiles(Path(args.profile)) if args.profile else None
     session = Session(dataset, report, workdir / "caches", runs=args.runs,
                       min_time=args.min_time, profiles=profiles)
-    failures = 0
-    for family in families:
-        try:
-            session.measure_family(family, chosen)
-        except Exception as error:  # noqa: BLE001 - report the variant's failure, measure the rest
-            failures += 1
-            traceback.print_exc()
-            report.notes.append(f"FAILED {family.name}: {type(error).__name__}: {error}")
-            report.measurements = [m for m in report.measurements if m.seconds]
-    if len(families) > 2:
-        # both baselines again, after the caches: their medians span the whole run's
-        # conditions (other work on the machine, the server's own background work)
-        for family in families:
-            if not family.cached:
-                session.measure_family(family, chosen)
+    plain = [family for family in families if not family.cached]
+    cached = [family for family in families if family.cached]
+    limit = next(family for family in plain if family.name == "local")
+    for workload in chosen:  # the limit's rows first in every workload
+        report.add(Measurement(limit.plain, workload.name, workload.nbytes))
+    failed: dict[str, Exception] = {}
+
+    def fail(family: Family, error: Exception) -> None:
+        traceback.print_exception(error)
+        failed[family.name] = error
+        report.notes.append(f"FAILED {family.name}: {type(error).__name__}: {error}")
+
+    baselines = [family for family in plain if family is not limit]
+    for family in baselines:
+        session.measure_plain(family, chosen)
+    limit_reader = limit.make(None)
+    for workload in chosen:
+        warm = []
+        for family in cached:
+            if family.name in failed:
+                continue
+            try:
+                warm.append(session.prepare_warm(family, workload))
+            except Exception as error:  # noqa: BLE001 - report the variant, measure the rest
+                fail(family, error)
+        local = report.find(limit.plain, workload.name)
+        session.time_once(limit_reader, workload)  # the page cache, for the local limit
+        entries = [(limit_reader, local)] + [(cache.reader, cache.measurement) for cache in warm]
+        broken = {id(m): error for m, error in session.interleave(entries, workload)}
+        for cache in warm:
+            if id(cache.measurement) in broken:
+                fail(cache.family, broken[id(cache.measurement)])
+            session.finish_warm(cache)
+        log_measurement(local)
+    verify(limit_reader, dataset)
+    for family in cached:
+        if family.name not in failed:
+            try:
+                session.verify_cached(family)
+            except Exception as error:  # noqa: BLE001
+                fail(family, error)
+    if cached:
+        # the baseline again, after the caches: its median spans the whole run's conditions
+        # (other work on the machine, the server's own background work)
+        for family in baselines:
+            session.measure_plain(family, chosen)
+    report.measurements = [m for m in report.measurements if m.seconds]
     if profiles is not None:
         for path in profiles.write():
             log(f"profile written to {path} (and .html)")
         report.notes.append("timings taken under a profiler (--profile): expect them lower")
-    return failures
+    return len(failed)
 
 
 def _describe(report: Report, dataset: DataSet, families: list[Family],
@@ -281,9 +313,11 @@ def _describe(report: Report, dataset: DataSet, families: list[Family],
         "MB/s = bytes delivered / median wall time of the runs; 'x s3fs', 'x local' = "
         "throughput ratio to (a) and (e) on the same workload.",
         f"cold = a new instance over an empty cache directory for each of {args.runs} runs; "
-        "warm = runs after one untimed pass of the same workload (local gets one too); warm "
-        f"and uncached variants repeat until {args.min_time:g} s (at least {args.runs} runs). "
-        "local and s3fs are measured first and again last; their runs are pooled. "
+        "warm = runs after one untimed pass of the same workload (local gets one too). Warm "
+        "variants and local run in rounds, one run each per round, so load from other work "
+        "hits them alike; each repeats until its runs add up to "
+        f"{args.min_time:g} s (at least {args.runs} runs). s3fs is measured first and again "
+        "last; its runs are pooled. "
         "Every open, metadata request and fetch is timed; only one small unrelated object is "
         "read first, to open connections. Dirty pages are written back (sync) before each "
         "series.",

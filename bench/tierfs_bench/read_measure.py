@@ -27,6 +27,16 @@ MAX_RUNS = 25
 _STATS_COUNTERS = ("hits", "misses", "evictions", "promotions", "under_store_bytes")
 
 
+@dataclass
+class WarmCache:
+    """A cache after its first pass, waiting for its interleaved warm runs."""
+
+    family: Family
+    reader: Reader
+    cache_dir: Path
+    measurement: Measurement
+
+
 class Profiles:
     """One pyinstrument profile per (variant, workload) of the variants it is asked for.
 
@@ -74,32 +84,31 @@ class Session:
     min_time: float = 0.5
     profiles: Profiles | None = None
 
-    def measure_family(self, family: Family, chosen: list[Workload]) -> None:
-        if not family.cached:
-            reader = family.make(None)
-            reader.prime()
-            for workload in chosen:
-                # measured a second time (the limit, at the end): the runs join the first ones
-                measurement = self.report.find(family.plain, workload.name) or self.report.add(
-                    Measurement(family.plain, workload.name, workload.nbytes)
-                )
-                if family.warm_up:  # the page cache, for the local limit
-                    self._timed(reader, workload, None)
-                first = len(measurement.seconds)
-                self._repeat(reader, workload, measurement, first)
-                measurement.extra.setdefault("series_medians", []).append(
-                    statistics.median(measurement.seconds[first:])
-                )
-                _log_measurement(measurement)
-            verify(reader, self.dataset)
-            reader.close()
-            return
+    def measure_plain(self, family: Family, chosen: list[Workload]) -> None:
+        """A family without a cache, every workload in turn (measured again: runs are pooled)."""
+        reader = family.make(None)
+        reader.prime()
         for workload in chosen:
-            self._measure_cached(family, workload)
-        self._verify_cached(family)
+            measurement = self.report.find(family.plain, workload.name) or self.report.add(
+                Measurement(family.plain, workload.name, workload.nbytes)
+            )
+            if family.warm_up:
+                self._timed(reader, workload, None)
+            first = len(measurement.seconds)
+            self.interleave([(reader, measurement)], workload)
+            measurement.extra.setdefault("series_medians", []).append(
+                statistics.median(measurement.seconds[first:])
+            )
+            log_measurement(measurement)
+        verify(reader, self.dataset)
+        reader.close()
 
-    def _measure_cached(self, family: Family, workload: Workload) -> None:
-        """Cold runs, each over a fresh cache; warm runs over the last one (or its reopening)."""
+    def prepare_warm(self, family: Family, workload: Workload) -> WarmCache:
+        """Cold runs, each over a fresh cache; returns the last cache (or its reopening), warm.
+
+        The warm runs themselves happen in ``interleave``, alternating with the other warm
+        variants and the local limit, so that they share the machine's conditions.
+        """
         cold = None
         if family.cold:
             cold = self.report.add(Measurement(family.cold, workload.name, workload.nbytes))
@@ -119,7 +128,7 @@ class Session:
                 cold.seconds.append(fill_seconds)
                 _record_stats(cold, run_index, before, reader.cache_stats())
         if cold:
-            _log_measurement(cold)
+            log_measurement(cold)
         if family.reopen:
             reader.close()
             reader = family.reopen(reader, cache_dir)
@@ -127,36 +136,59 @@ class Session:
         reader.quiesce()  # stores of the first pass still in flight are not warm runs' work
         warm = self.report.add(Measurement(family.warm, workload.name, workload.nbytes))
         warm.extra["fill_seconds"] = fill_seconds
-        self._repeat(reader, workload, warm)
-        fetched = sum(run.get("under_store_bytes", 0) for run in warm.extra.get("stats", []))
-        if fetched:
-            self.report.notes.append(
-                f"WARNING {family.warm} / {workload.name}: warm runs read {fetched:,} bytes "
-                "from the under store (expected 0)"
-            )
-        if family.reopen and warm.seconds[0] > 2 * warm.median_seconds:
-            self.report.notes.append(
-                f"note: {family.warm} / {workload.name}: the first run after reopening took "
-                f"{warm.seconds[0]:.3f} s, the median {warm.median_seconds:.3f} s"
-            )
-        _log_measurement(warm)
-        reader.close()
-        shutil.rmtree(cache_dir, ignore_errors=True)
+        return WarmCache(family, reader, cache_dir, warm)
 
-    def _repeat(self, reader: Reader, workload: Workload, measurement: Measurement,
-                first: int = 0) -> None:
-        """``runs`` timed runs, and more while they add up to less than ``min_time``."""
+    def finish_warm(self, cache: WarmCache) -> None:
+        warm, family = cache.measurement, cache.family
+        if warm.seconds:
+            fetched = sum(run.get("under_store_bytes", 0) for run in warm.extra.get("stats", []))
+            if fetched:
+                self.report.notes.append(
+                    f"WARNING {family.warm} / {warm.workload}: warm runs read {fetched:,} bytes "
+                    "from the under store (expected 0)"
+                )
+            if family.reopen and warm.seconds[0] > 2 * warm.median_seconds:
+                self.report.notes.append(
+                    f"note: {family.warm} / {warm.workload}: the first run after reopening "
+                    f"took {warm.seconds[0]:.3f} s, the median {warm.median_seconds:.3f} s"
+                )
+            log_measurement(warm)
+        cache.reader.close()
+        shutil.rmtree(cache.cache_dir, ignore_errors=True)
+
+    def interleave(self, entries: list[tuple[Reader, Measurement]],
+                   workload: Workload) -> list[tuple[Measurement, Exception]]:
+        """Rounds of one run per entry until each has ``runs`` runs adding up to ``min_time``.
+
+        Round-robin, so a change of load on a shared machine hits every variant alike and
+        the ratios between them hold. Returns the entries that raised (they leave the rounds).
+        """
         settle()
-        run_index = 0
-        while run_index < self.runs or (
-            sum(measurement.seconds[first:]) < self.min_time and run_index < MAX_RUNS
-        ):
-            before = reader.cache_stats()
-            measurement.seconds.append(self._timed(reader, workload, measurement.variant))
-            _record_stats(measurement, run_index, before, reader.cache_stats())
-            run_index += 1
+        first = [len(m.seconds) for _, m in entries]
+        active = list(range(len(entries)))
+        failed = []
+        round_index = 0
+        while active:
+            for i in list(active):
+                reader, measurement = entries[i]
+                try:
+                    before = reader.cache_stats()
+                    measurement.seconds.append(
+                        self._timed(reader, workload, measurement.variant)
+                    )
+                    _record_stats(measurement, round_index, before, reader.cache_stats())
+                except Exception as error:  # noqa: BLE001 - the caller reports it
+                    failed.append((measurement, error))
+                    active.remove(i)
+                    continue
+                runs = round_index + 1
+                total = sum(measurement.seconds[first[i]:])
+                if runs >= self.runs and (total >= self.min_time or runs >= MAX_RUNS):
+                    active.remove(i)
+            round_index += 1
+        return failed
 
-    def _verify_cached(self, family: Family) -> None:
+    def verify_cached(self, family: Family) -> None:
         """Bytes served on a miss and on a hit (and after a reopen) equal the local bytes."""
         cache_dir = self._fresh_dir(family.name + "-verify")
         reader = family.make(cache_dir)
@@ -167,6 +199,10 @@ class Session:
         verify(reader, self.dataset)
         reader.close()
         shutil.rmtree(cache_dir, ignore_errors=True)
+
+    def time_once(self, reader: Reader, workload: Workload) -> float:
+        """One untimed-for-the-report pass (a warm-up)."""
+        return self._timed(reader, workload, None)
 
     def _timed(self, reader: Reader, workload: Workload, variant: str | None) -> float:
         # collect the previous run's garbage now rather than inside this run; freezing what
@@ -214,7 +250,7 @@ def _record_stats(measurement: Measurement, run_index: int, before: dict | None,
     measurement.extra.setdefault("stats", []).append(delta)
 
 
-def _log_measurement(m: Measurement) -> None:
+def log_measurement(m: Measurement) -> None:
     log(f"  {m.variant:<18} {m.workload:<12} {m.mb_per_s:>10,.1f} MB/s  ({len(m.seconds)} runs: "
         f"first {m.seconds[0]:.4f}, min {min(m.seconds):.4f}, max {max(m.seconds):.4f} s)")
 
