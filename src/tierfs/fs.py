@@ -10,12 +10,14 @@ Used directly (``fsspec.filesystem("tierfs", target_protocol="s3", ...)``) or ch
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import posixpath
 
 import fsspec
 from fsspec import AbstractFileSystem
+from fsspec.asyn import sync
 from fsspec.implementations.chained import ChainedFileSystem
 
 from tierfs.cache import (
@@ -253,17 +255,42 @@ class TierFileSystem(ChainedFileSystem):
 
     # -- reads --
 
-    def _object(self, path: str) -> ObjectRef:
-        """The under-store object behind ``path`` (a rename still in the buffer: its source)."""
+    def _object(self, path: str, known: dict | None = None) -> ObjectRef:
+        """The under-store object behind ``path`` (a rename still in the buffer: its source).
+
+        ``known`` maps paths to ``info`` answers already fetched (see ``_infos``).
+        """
         path = self._strip_protocol(path)
         entry = self._writes.lookup(path)
         if entry is DELETED:
             raise FileNotFoundError(path)
         source = entry.target_path if isinstance(entry, Redirect) else path
-        info = self._target_info(source)
+        info = (known or {}).get(source) or self._target_info(source)
         if info.get("type") == "directory":
             raise IsADirectoryError(f"{path}: is a directory")
         return ObjectRef(self._store, source, int(info["size"]), object_version(info))
+
+    def _infos(self, paths: list[str]) -> dict[str, dict]:
+        """``info`` of many paths of an async target at once (one round trip, not one each).
+
+        Only paths the metadata cache cannot answer are asked; failures are left out, so
+        ``_object`` asks again and raises the real error for that path.
+        """
+        missing = sorted({p for p in paths if self._metadata.peek(p) is None})
+        if len(missing) < 2 or not getattr(self.target, "async_impl", False):
+            return {}
+
+        async def ask_all():
+            return await asyncio.gather(*(self.target._info(p) for p in missing),
+                                        return_exceptions=True)
+
+        for path in missing:
+            self.target.invalidate_cache(path)
+        answers = sync(self.target.loop, ask_all)
+        found = {p: a for p, a in zip(missing, answers, strict=True) if isinstance(a, dict)}
+        for path, info in found.items():
+            self._metadata.remember_info(path, info)
+        return found
 
     def _buffered_file(self, path: str):
         """An open local file if ``path`` is buffered and not yet uploaded, else None."""
@@ -296,11 +323,13 @@ class TierFileSystem(ChainedFileSystem):
     def cat_ranges(self, paths, starts, ends, max_gap=None, on_error="return", **kwargs):
         if not (len(paths) == len(starts) == len(ends)):
             raise ValueError("cat_ranges: paths, starts and ends must have the same length")
+        paths = [self._strip_protocol(p) for p in paths]
+        known = self._infos([p for p in paths if self._writes.lookup(p) is None])
         results: list = [None] * len(paths)
         requests, slots = [], []
         for slot, (path, start, end) in enumerate(zip(paths, starts, ends, strict=True)):
             try:
-                local = self._buffered_file(self._strip_protocol(path))
+                local = self._buffered_file(path)
                 if local is not None:
                     with local:
                         size = os.fstat(local.fileno()).st_size
@@ -308,7 +337,7 @@ class TierFileSystem(ChainedFileSystem):
                         local.seek(lo)
                         results[slot] = local.read(hi - lo)
                     continue
-                obj = self._object(path)
+                obj = self._object(path, known)
             except Exception as error:
                 if on_error == "raise":
                     raise
@@ -326,13 +355,19 @@ class TierFileSystem(ChainedFileSystem):
                   and not fsspec.core.has_magic(path))
         if single:
             return self.cat_file(paths[0])
-        files = [p for p in paths if self.info(p).get("type") != "directory"]
-        contents = self.cat_ranges(files, [None] * len(files), [None] * len(files),
-                                   on_error="raise" if on_error == "raise" else "return")
-        return {
-            name: data for name, data in zip(files, contents, strict=True)
-            if on_error != "omit" or not isinstance(data, Exception)
-        }
+        contents = self.cat_ranges(paths, [None] * len(paths), [None] * len(paths),
+                                   on_error="return")
+        out = {}
+        for name, data in zip(paths, contents, strict=True):
+            if isinstance(data, IsADirectoryError):
+                continue  # recursive expansion lists directories too
+            if isinstance(data, Exception):
+                if on_error == "raise":
+                    raise data
+                if on_error == "omit":
+                    continue
+            out[name] = data
+        return out
 
     # -- writes: through the write mode, which invalidates what it changes --
 

@@ -23,11 +23,16 @@ class MetadataCache:
     def _fresh(self, stamp: float) -> bool:
         return self.ttl < 0 or time.monotonic() - stamp < self.ttl
 
-    def info(self, path: str, load: Callable[[], dict]) -> dict:
+    def peek(self, path: str) -> dict | None:
+        """The cached answer for ``path`` if it is still fresh; never asks the store."""
         with self._lock:
             entry = self._infos.get(path)
-        if entry is not None and self._fresh(entry[0]):
-            return entry[1]
+        return entry[1] if entry is not None and self._fresh(entry[0]) else None
+
+    def info(self, path: str, load: Callable[[], dict]) -> dict:
+        cached = self.peek(path)
+        if cached is not None:
+            return cached
         info = load()
         self.remember_info(path, info)
         return info

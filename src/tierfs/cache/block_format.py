@@ -98,7 +98,8 @@ class BlockHeader:
         Reads land partly in the caller's buffer and partly in scratch space (the edges of
         the first and last chunk); a chunk split across segments is hashed incrementally.
         """
-        if len(segments) == 1:
+        segments = [segment for segment in segments if len(segment)]
+        if len(segments) == 1:  # aligned reads: one tight loop over whole chunks
             self.verify(segments[0], lo)
             return
         index = lo // self.chunk

@@ -102,6 +102,12 @@ class BlockSource:
 
     def read_into(self, obj: ObjectRef, start: int, end: int, dest: memoryview) -> None:
         """Bytes ``[start, end)`` of ``obj`` into ``dest``, with no intermediate copy on hits."""
+        index = start // self.block_size
+        if end > start and (end - 1) // self.block_size == index:  # one block: no planning
+            base = index * self.block_size
+            key = block_key(obj, self.block_size, index)
+            if self.cache.read_block_into(key, start - base, end - base, dest):
+                return
         offset = 0
         missing: list[tuple[Piece, int]] = []
         for piece in self.pieces(obj, start, end):
@@ -241,16 +247,18 @@ class BlockSource:
         if not self.cache.keeps_blocks:
             return
         last = min(first_block + count, -(-obj.size // self.block_size))
-        pieces = [
-            Piece(obj, index, block_key(obj, self.block_size, index), 0, 0)
-            for index in range(first_block, last)
-        ]
-        pieces = [p for p in pieces if not self.cache.contains(p.key)]
-        if pieces:
-            self._prefetcher.submit(self._prefetch_quietly, pieces)
+        if last > first_block:
+            self._prefetcher.submit(self._prefetch_quietly, obj, first_block, last)
 
-    def _prefetch_quietly(self, pieces: list[Piece]) -> None:
+    def _prefetch_quietly(self, obj: ObjectRef, first_block: int, last: int) -> None:
+        """In a prefetch thread: skip what is cached (a stat each, off the reader's path)."""
+        pieces = [
+            Piece(obj, index, key, 0, 0)
+            for index in range(first_block, last)
+            if not self.cache.contains(key := block_key(obj, self.block_size, index))
+        ]
         try:
-            self._load(pieces, prefetch=True)
+            if pieces:
+                self._load(pieces, prefetch=True)
         except Exception as error:  # noqa: BLE001 - the reader will fetch and see the error
-            logger.debug("prefetch of %s failed: %s", pieces[0].obj.path, error)
+            logger.debug("prefetch of %s failed: %s", obj.path, error)

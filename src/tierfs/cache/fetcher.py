@@ -1,8 +1,9 @@
 """Fetching byte ranges from the under store, many at once.
 
 Async filesystems (s3fs, …) get all ranges as concurrent coroutines on their own event
-loop, bounded by a semaphore; others get a thread pool. A range that covers a whole
-object is fetched without a Range header: a small file costs one plain GET.
+loop, bounded by a semaphore; others get a thread pool. Every request names its range,
+even one covering a whole small file: the size is already known, and s3fs would
+otherwise send a HEAD first to learn it. A small file costs one GET.
 """
 
 from __future__ import annotations
@@ -31,10 +32,6 @@ class BlockRequest:
     @property
     def path(self) -> str:
         return self.obj.path
-
-    @property
-    def whole_object(self) -> bool:
-        return self.start == 0 and self.end == self.obj.size
 
 
 class ObjectChangedError(OSError):
@@ -77,16 +74,12 @@ class RangeFetcher:
 
         async def one(request: BlockRequest) -> bytes:
             async with gate:
-                if request.whole_object:
-                    return await self.target._cat_file(request.path)
                 return await self.target._cat_file(request.path, start=request.start,
                                                    end=request.end)
 
         return await asyncio.gather(*(one(request) for request in requests))
 
     def _fetch_one(self, request: BlockRequest) -> bytes:
-        if request.whole_object:
-            return self.target.cat_file(request.path)
         return self.target.cat_file(request.path, start=request.start, end=request.end)
 
     def _thread_pool(self) -> ThreadPoolExecutor:
