@@ -9,8 +9,11 @@ from tierfs.cache.block_key import ObjectRef, object_version, store_identity
 from tierfs.cache.block_source import BlockSource
 from tierfs.cache.config import DEFAULTS, TierSpec, parse_tiers
 from tierfs.cache.fetcher import ObjectChangedError, RangeFetcher
+from tierfs.cache.malloc_arenas import limit_malloc_arenas
 from tierfs.cache.stats import CacheCounters
 from tierfs.cache.tiered import TieredBlockCache, build_tiers
+
+limit_malloc_arenas()  # before fsspec's IO thread allocates blocks: see malloc_arenas
 
 __all__ = [
     "DEFAULTS", "BlockSource", "CacheCounters", "ObjectChangedError", "ObjectRef",
