@@ -254,8 +254,9 @@ def _describe(report: Report, args: argparse.Namespace, capped_ok: bool) -> None
         "  capped: each SeaweedFS in its own network namespace behind a veth pair with tc tbf "
         f"at {args.rate_mbit:g} Mbit/s each way; uncapped: loopback, all six on this machine's "
         "cores, so writes are bound by the servers' CPU rather than by any network",
-        "  3-replica: each 4 MiB block sent by the client to 3 of the 6 nodes at once "
-        "(client fan-out; HDFS pipelines through the datanodes, with the same bytes per node)",
+        "  3-replica: each 4 MiB block sent by the client to 3 of the 6 nodes at once, blocks "
+        "round-robin so every node gets an equal share, one upload stream per node (client "
+        "fan-out; HDFS pipelines through the datanodes, with the same bytes per node)",
         "  SeaweedFS's own 002 replication baseline is not run: it needs several volume "
         "servers under one master, which these six independent nodes are not",
     ]

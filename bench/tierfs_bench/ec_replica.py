@@ -1,47 +1,52 @@
 """The three-replica baseline: the HDFS write model over the same nodes as the EC store.
 
-A file is cut into blocks; each block goes to 3 of the nodes (rendezvous-hashed per
-block, as HDFS spreads blocks), to all three at once. Reads take each block from its
-first reachable replica, nodes that failed asked last. Concurrency matches ecfs's
-writer: six uploads in flight.
+A file is cut into blocks; each block goes to 3 nodes at once. To make the baseline as
+strong as it can be, blocks are placed round-robin from a per-file starting node (so
+every node receives the same share) and each node has its own upload stream, as each
+ecfs fragment has. Reads take each block from its first reachable replica; nodes that
+failed are asked last, as HDFS's reader keeps a dead-node list.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
-from tierfs.ec.placement import choose_targets
+from tierfs.ec.placement import rank_targets
 
 BLOCK_SIZE = 4 * 2**20
 REPLICAS = 3
-IN_FLIGHT = 6  # concurrent requests, like ecfs's six fragment streams
 
 
 class ReplicatedStore:
     def __init__(self, nodes: dict[str, object], block_size: int = BLOCK_SIZE):
-        """``nodes``: bucket root (as ``bucket``) -> its s3fs filesystem."""
+        """``nodes``: bucket name -> its s3fs filesystem."""
         self.nodes = nodes
+        self.roots = list(nodes)
         self.block_size = block_size
-        self._pool = ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix="replica")
-        # nodes that failed a read are asked last from then on, as HDFS's reader keeps
-        # a dead-node list (ecfs's targets do the same)
+        self._pool = ThreadPoolExecutor(len(nodes), thread_name_prefix="replica")
         self.dead: set[str] = set()
 
     def _blocks(self, size: int) -> range:
         return range(-(-size // self.block_size))
 
     def _replicas(self, path: str, block: int) -> list[str]:
-        return choose_targets(list(self.nodes), f"{path}#{block}", REPLICAS)
+        first = self.roots.index(rank_targets(self.roots, path)[0])
+        return [self.roots[(first + block + i) % len(self.roots)] for i in range(REPLICAS)]
 
     def write(self, path: str, data: bytes) -> None:
         view = memoryview(data)
-        tasks = []
+        per_node: dict[str, list[int]] = defaultdict(list)
         for block in self._blocks(len(data)):
-            chunk = bytes(view[block * self.block_size : (block + 1) * self.block_size])
             for root in self._replicas(path, block):
-                tasks.append(self._pool.submit(
-                    self.nodes[root].pipe_file, f"{root}/{path}.{block}", chunk))
-        for task in tasks:
+                per_node[root].append(block)
+
+        def upload(root: str) -> None:
+            for block in per_node[root]:
+                chunk = bytes(view[block * self.block_size : (block + 1) * self.block_size])
+                self.nodes[root].pipe_file(f"{root}/{path}.{block}", chunk)
+
+        for task in [self._pool.submit(upload, root) for root in per_node]:
             task.result()
 
     def _read_block(self, path: str, block: int) -> bytes:

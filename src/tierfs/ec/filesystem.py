@@ -7,7 +7,6 @@ fsspec filesystem, it can sit under ``tierfs`` like any other store.
 
 from __future__ import annotations
 
-import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -20,8 +19,6 @@ from tierfs.ec.reader import StripeReader
 from tierfs.ec.targets import DOWN_SECONDS, Target
 from tierfs.ec.writer import StripeWriter, remove_fragments
 from tierfs.sizes import parse_size
-
-logger = logging.getLogger(__name__)
 
 READ_AHEAD_STRIPES = 4
 
