@@ -7,6 +7,7 @@ Keys are hex digests (xxh3-128), safe as file names and checked as such.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -46,6 +47,7 @@ def store_identity(protocol: str, options: dict) -> str:
     return f"{protocol}|{endpoint}|{host}|{port}"
 
 
+@functools.lru_cache(maxsize=2**16)  # hot path: every read asks for its block's key
 def block_key(obj: ObjectRef, block_size: int, index: int) -> str:
     material = "\0".join((obj.store, obj.path, obj.version, str(obj.size), str(block_size),
                           str(index)))
