@@ -40,11 +40,11 @@ class StripeReader:
         for segment in segments:
             wanted[segment.stripe].add(segment.index)
         payloads = self.data_cells(wanted)
-        out = bytearray()
-        for segment in segments:
-            cell = payloads[segment.stripe][segment.index]
-            out += cell[segment.offset : segment.offset + segment.length]
-        return bytes(out)
+        return b"".join(  # one copy: the pieces are views into the fetched runs
+            payloads[segment.stripe][segment.index][segment.offset : segment.offset
+                                                    + segment.length]
+            for segment in segments
+        )
 
     def data_cells(self, wanted: dict[int, set[int]]) -> dict[int, dict[int, memoryview]]:
         """The payloads of the wanted data cells, rebuilding stripes that need it."""
