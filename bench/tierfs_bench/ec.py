@@ -12,8 +12,10 @@ stored and sent bytes per logical byte, and client and node CPU seconds. The nod
 from __future__ import annotations
 
 import argparse
+import atexit
 import logging
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -84,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
     measure_codec(report, args.cell_size)
     data = os.urandom(args.size)
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="tierfs-bench-ec-"))
+    if not args.workdir:  # a run stores several hundred MB per node model
+        atexit.register(shutil.rmtree, workdir, ignore_errors=True)
     for capped in {"both": [True, False], "capped": [True], "uncapped": [False]}[model]:
         label = f"capped {args.rate_mbit:g} Mbps" if capped else "uncapped"  # no '/': file names
         report.meta["models"].append(label)
