@@ -9,6 +9,7 @@ fetched, so a stale client gets a 409 rather than a mix of old and new bytes.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import uuid
@@ -49,7 +50,7 @@ class MountRuntime:
     def __init__(self, mount: Mount, node: CacheNode, fetcher_for: Callable[..., Fetcher]):
         protocol, _ = split_protocol(mount.url)
         self.name = mount.name
-        self.fs = fsspec.filesystem(protocol, **mount.options)
+        self.fs = fsspec.filesystem(protocol, **copy.deepcopy(mount.options))
         self.root = self.fs._strip_protocol(mount.url).rstrip("/")
         self.store = store_identity(protocol, mount.options)
         self.metadata = MetadataCache(node.config.metadata_ttl)

@@ -11,6 +11,7 @@ Used directly (``fsspec.filesystem("tierfs", target_protocol="s3", ...)``) or ch
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import os
 import posixpath
@@ -82,7 +83,9 @@ class TierFileSystem(ChainedFileSystem):
         are journaled in ``buffer_dir`` and uploads them in the background.
         """
         super().__init__(**kwargs)
-        target_options = dict(target_options or {})
+        # a deep copy: botocore rewrites nested dicts (config_kwargs) in place, which would
+        # change fsspec's instance-cache key for the caller's next filesystem
+        target_options = copy.deepcopy(target_options or {})
         if fs is None:
             if not target_protocol:
                 raise ValueError("target_protocol: required (e.g. 's3'), or pass fs=")
