@@ -106,6 +106,15 @@ async def block(request: web.Request) -> web.Response:
                         headers={protocol.SERVED_BY: served_by})
 
 
+async def hits(request: web.Request) -> web.Response:
+    payload = await request.json()
+    reported = payload.get("hits") if isinstance(payload, dict) else None
+    if not isinstance(reported, dict):
+        raise web.HTTPBadRequest(text="hits: expected {block key: count}")
+    counted = await asyncio.to_thread(request.app[NODE].record_hits, reported)
+    return web.json_response({"counted": counted})
+
+
 def create_app(config: DaemonConfig) -> web.Application:
     app = web.Application(
         client_max_size=config.max_request_bytes,
@@ -119,6 +128,7 @@ def create_app(config: DaemonConfig) -> web.Application:
     app.router.add_get(protocol.DESCRIBE, describe)
     app.router.add_get(protocol.STATS, stats)
     app.router.add_post(protocol.BLOCK, block)
+    app.router.add_post(protocol.HITS, hits)
     app.router.add_get("/", status)
     app.router.add_routes(writeback_routes.routes(NODE))
 

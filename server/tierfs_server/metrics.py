@@ -24,6 +24,7 @@ _COUNTERS = {
     "peer_bytes": "Bytes received from peer daemons",
     "peer_requests": "Blocks received from peer daemons",
     "requests": "Block requests served",
+    "short_circuit_hits": "Hits clients read from the tier files directly (reported)",
 }
 
 

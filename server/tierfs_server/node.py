@@ -153,6 +153,21 @@ class CacheNode:
         obj = mount.checked_object(address)
         return bytes(mount.source.read_within_block(obj, address.index, lo, hi)), "fetched"
 
+    def record_hits(self, hits: dict[str, int]) -> int:
+        """Hits clients made on the tier files directly: for eviction order and the counters."""
+        counted = 0
+        for key, count in hits.items():
+            if not isinstance(key, str) or isinstance(count, bool) or not isinstance(count, int):
+                raise ValueError("hits: expected {block key: count}")
+            for tier in self.cache.tiers:
+                touch = getattr(tier, "touch", None)
+                if touch is not None:
+                    touch(key)
+            counted += max(count, 0)
+        self.counters.add("hits", counted)
+        self.counters.add("short_circuit_hits", counted)
+        return counted
+
     def describe(self) -> dict:
         return {
             "node_id": self.node_id,

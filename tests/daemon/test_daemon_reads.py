@@ -47,6 +47,21 @@ def test_same_host_clients_read_cached_blocks_from_the_tier_files(seaweed, s3, b
     assert [t["medium"] for t in stats["tiers"]] == ["ssd"]
 
 
+def test_short_circuit_hits_are_reported_to_the_daemon(seaweed, s3, bucket, start_daemon):
+    import time
+
+    daemon = start_daemon()
+    s3.pipe(f"{bucket}/f", os.urandom(3 * MiB))
+    daemon_fs(seaweed, daemon.url, short_circuit=False).cat_file(f"{bucket}/f")  # warm it
+    reader = daemon_fs(seaweed, daemon.url)
+    for _ in range(2):
+        reader.cat_file(f"{bucket}/f")
+    deadline = time.monotonic() + 15
+    while daemon.stats()["short_circuit_hits"] < 6 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert daemon.stats()["short_circuit_hits"] == 6  # its eviction order sees them
+
+
 def read_and_hash(storage_options, daemon_url, path, queue):
     fs = fsspec.filesystem("tierfs", target_protocol="s3", target_options=storage_options,
                            daemon=daemon_url, skip_instance_cache=True)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from tierfs.cache.block_files import BlockFiles, read_block_file
 from tierfs.cache.block_format import CorruptBlock, chunk_size_for, encode_header
+from tierfs.cache.block_key import is_block_key
 from tierfs.cache.config import TierSpec
 from tierfs.cache.eviction import order_by
 from tierfs.cache.tier import PutOutcome, PutResult, Victim
@@ -120,6 +121,11 @@ class DirectoryTier:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    def touch(self, key: str) -> None:
+        """Count a hit that happened elsewhere (a client reading this directory directly)."""
+        if is_block_key(key):
+            self._record_access(key)
 
     def _record_access(self, key: str) -> None:
         with self._lock:

@@ -8,7 +8,7 @@ from collections import Counter
 COUNTERS = (
     "hits", "misses", "evictions", "promotions", "demotions", "corrupt_blocks",
     "under_store_bytes", "under_store_requests", "prefetched", "daemon_bytes",
-    "daemon_requests", "peer_bytes", "peer_requests",
+    "daemon_requests", "peer_bytes", "peer_requests", "short_circuit_hits",
 )
 
 

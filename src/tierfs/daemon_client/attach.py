@@ -17,6 +17,7 @@ from tierfs.cache.tier import Tier
 from tierfs.cache.tiered import build_tiers
 from tierfs.daemon_client.client import DaemonClient, DaemonUnavailable
 from tierfs.daemon_client.fetcher import FALLBACKS, DaemonFetcher
+from tierfs.daemon_client.hit_reports import HitReporter
 from tierfs.daemon_client.short_circuit import ShortCircuitTier
 
 logger = logging.getLogger(__name__)
@@ -57,8 +58,9 @@ def attach(address: str, *, store: str, memory_tiers: list[TierSpec], direct: Ra
                        address, store)
     tiers = build_tiers(memory_tiers)
     if short_circuit:
+        reporter = HitReporter(client)
         for tier in description["tiers"]:
-            view = ShortCircuitTier.if_visible(tier, description["node_id"])
+            view = ShortCircuitTier.if_visible(tier, description["node_id"], reporter)
             if view is not None:
                 tiers.append(view)
     block_size = int(description["block_size"])

@@ -23,6 +23,7 @@ REMOVE = "/v1/rm"
 MOVE = "/v1/mv"
 OVERLAY = "/v1/overlay"
 FLUSH = "/v1/flush"
+HITS = "/v1/hits"  # short-circuit hits, so the daemon's eviction sees them
 
 SERVED_BY = "X-Tierfs-Served-By"  # "cache", "peer" or "under-store"
 TOKEN_ENV = "TIERFS_DAEMON_TOKEN"

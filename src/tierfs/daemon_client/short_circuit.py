@@ -16,6 +16,7 @@ from tierfs.cache.block_files import BlockFiles
 from tierfs.cache.block_format import CorruptBlock
 from tierfs.cache.config import TierSpec
 from tierfs.cache.tier import PutOutcome, PutResult
+from tierfs.daemon_client.hit_reports import HitReporter
 from tierfs.daemon_client.protocol import NODE_ID_FILE
 
 logger = logging.getLogger(__name__)
@@ -26,13 +27,15 @@ class ShortCircuitTier:
 
     accepts_blocks = False
 
-    def __init__(self, spec: TierSpec):
+    def __init__(self, spec: TierSpec, reporter: HitReporter):
         self.spec = spec
         self._files = BlockFiles(Path(spec.path) / "blocks", self._note_corrupt)
+        self._reporter = reporter
         self.corrupt_blocks = 0
 
     @classmethod
-    def if_visible(cls, tier: dict, node_id: str) -> ShortCircuitTier | None:
+    def if_visible(cls, tier: dict, node_id: str,
+                   reporter: HitReporter) -> ShortCircuitTier | None:
         """The tier described by the daemon, if this process sees the same directory."""
         path = tier.get("path")
         try:
@@ -41,7 +44,7 @@ class ShortCircuitTier:
             visible = False
         if not visible:
             return None
-        return cls(TierSpec(tier["medium"], int(tier["capacity"]), path))
+        return cls(TierSpec(tier["medium"], int(tier["capacity"]), path), reporter)
 
     def _note_corrupt(self, key: str, error: CorruptBlock) -> None:
         # not ours to delete: the daemon drops it when it next reads the block itself
@@ -49,14 +52,20 @@ class ShortCircuitTier:
         self.corrupt_blocks += 1
 
     def get(self, key: str, start: int, end: int | None):
-        return self._files.read(key, start, end)
+        view = self._files.read(key, start, end)
+        if view is not None:
+            self._reporter.hit(key)
+        return view
 
     def get_block(self, key: str) -> bytes | None:
-        view = self._files.read(key, 0, None)
+        view = self.get(key, 0, None)
         return None if view is None else view.obj
 
     def read_into(self, key: str, start: int, end: int, dest: memoryview) -> bool:
-        return self._files.read_into(key, start, end, dest)
+        found = self._files.read_into(key, start, end, dest)
+        if found:
+            self._reporter.hit(key)
+        return found
 
     def contains(self, key: str) -> bool:
         return self._files.exists(key)
