@@ -3,8 +3,10 @@
 Six independent SeaweedFS servers are the storage nodes. The same random bytes are
 written and read three ways: through ``ecfs`` (4 data + 2 parity fragments, one per
 node), as three replicas of every 4 MiB block on three of the nodes (the HDFS write
-model), and as one plain copy on one node. Reads are then repeated with one and with two
-nodes stopped. Every run is timed; medians over ``--runs`` are reported with ratios,
+model), and as one plain copy on one node; on the uncapped model also into a separate
+SeaweedFS cluster (three volume servers under one master) with its own ``002``
+replication, as a second replica baseline. Reads are then repeated with one and with
+two nodes stopped. Every run is timed; medians over ``--runs`` are reported with ratios,
 stored and sent bytes per logical byte, and client and node CPU seconds. The node model
 (bandwidth-capped links, or uncapped loopback) is printed with the results.
 """
@@ -37,10 +39,11 @@ from tierfs_bench.ec_nodes import (
     node_cpu_seconds,
 )
 from tierfs_bench.ec_replica import ReplicatedStore
+from tierfs_bench.ec_seaweed_replicated import ReplicatedSeaweed, ReplicationUnavailable
 from tierfs_bench.report import Measurement, Report
 
-BASELINES = ["3-replica", "plain copy"]
-EC, REPLICA, PLAIN = "ec 4+2", "3-replica", "plain copy"
+EC, REPLICA, SEAWEED, PLAIN = "ec 4+2", "3-replica", "seaweedfs 002", "plain copy"
+BASELINES = [REPLICA, SEAWEED, PLAIN]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -82,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
                          "use --model uncapped")
     logging.getLogger("tierfs.ec").setLevel(logging.ERROR)  # stopped nodes are the point
     report = Report("ec")
-    report.meta.update(size=args.size, runs=args.runs, cell_size=args.cell_size, models=[])
+    report.meta.update(size=args.size, runs=args.runs, cell_size=args.cell_size, models=[],
+                       seaweed_002=None)
     measure_codec(report, args.cell_size)
     data = os.urandom(args.size)
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="tierfs-bench-ec-"))
@@ -94,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
         with ExitStack() as stack:
             nodes = _start_nodes(workdir / label.replace(" ", "_"),
                                  capped, args.rate_mbit, stack)
-            _measure_model(report, label, nodes, data, args)
+            cluster = None if capped else _start_seaweed_002(report, workdir, stack)
+            _measure_model(report, label, nodes, data, args, cluster)
     _describe(report, args, capped_ok)
     print(report.table(BASELINES, group_by_workload=True))
     if args.json:
@@ -118,6 +123,21 @@ def _start_nodes(directory: Path, capped: bool, rate_mbit: float, stack: ExitSta
     return nodes
 
 
+def _start_seaweed_002(report: Report, workdir: Path, stack: ExitStack):
+    """The SeaweedFS ``002`` cluster, or None with the reason printed and reported."""
+    _log("starting the SeaweedFS 002 cluster (master, 3 volume servers, filer + S3) ...")
+    cluster = ReplicatedSeaweed(workdir / "seaweedfs-002")
+    try:
+        cluster.start()
+    except (ReplicationUnavailable, OSError) as error:
+        report.meta["seaweed_002"] = {"ran": False, "reason": str(error)}
+        _log(f"SeaweedFS 002 baseline not run: {error}")
+        return None
+    stack.callback(cluster.stop)
+    report.meta["seaweed_002"] = {"ran": True}
+    return cluster
+
+
 def _node_options(node) -> dict:
     """s3fs options with a short retry budget: a stopped node should fail fast."""
     return node.storage_options() | {
@@ -127,14 +147,16 @@ def _node_options(node) -> dict:
 class _Sample:
     """Wall time, client CPU, node CPU and bytes sent into the nodes' links, around a call."""
 
-    def __init__(self, nodes: list):
+    def __init__(self, nodes: list, cpu_seconds=None):
+        """``cpu_seconds``: the servers' CPU counter, by default the nodes' processes'."""
         self.nodes = nodes
+        self.cpu_seconds = cpu_seconds or partial(node_cpu_seconds, nodes)
 
     def _counters(self) -> tuple[float, float, float, int | None]:
         sent = None
-        if self.nodes[0].bytes_sent_to is not None:
+        if self.nodes and self.nodes[0].bytes_sent_to is not None:
             sent = sum(node.bytes_sent_to() for node in self.nodes)
-        return time.perf_counter(), time.process_time(), node_cpu_seconds(self.nodes), sent
+        return time.perf_counter(), time.process_time(), self.cpu_seconds(), sent
 
     def __call__(self, measurement: Measurement, call) -> None:
         before = self._counters()
@@ -149,7 +171,7 @@ class _Sample:
 
 
 def _measure_model(report: Report, label: str, nodes: list, data: bytes,
-                   args: argparse.Namespace) -> None:
+                   args: argparse.Namespace, cluster: ReplicatedSeaweed | None) -> None:
     for index, node in enumerate(nodes):
         for prefix in ("ec", "rep", "plain"):
             node.create_bucket(f"{prefix}{index}")
@@ -162,6 +184,10 @@ def _measure_model(report: Report, label: str, nodes: list, data: bytes,
     replicas = ReplicatedStore({f"rep{i}": s3[i] for i in range(6)})
     sample = _Sample(nodes)
     size = len(data)
+    if cluster is not None:
+        seaweed = fsspec.filesystem("s3", skip_instance_cache=True, **cluster.storage_options())
+        stored_before = cluster.stored_bytes()
+        cluster_sample = _Sample([], cluster.cpu_seconds)
 
     def row(variant: str, workload: str) -> Measurement:
         return report.find(variant, f"{workload} [{label}]") or report.add(
@@ -172,13 +198,18 @@ def _measure_model(report: Report, label: str, nodes: list, data: bytes,
         REPLICA: lambda run: replicas.write(f"f{run}", data),
         PLAIN: lambda run: s3[0].pipe_file(f"plain0/f{run}", data),
     }
+    if cluster is not None:
+        writes[SEAWEED] = lambda run: seaweed.pipe_file(f"rep3/f{run}", data)
     for variant in writes:  # untimed: every variant's clients connect once before timing
         writes[variant]("warm-up")
     for run_index in range(args.runs):
         for variant in _rotated(list(writes), run_index):
             _log(f"[{label}] run {run_index + 1}/{args.runs}: write {variant}")
-            sample(row(variant, "write"), partial(writes[variant], run_index))
+            (cluster_sample if variant == SEAWEED else sample)(
+                row(variant, "write"), partial(writes[variant], run_index))
     _record_stored(report, label, s3, size * (args.runs + 1))  # the warm-up wrote one more
+    if cluster is not None:
+        _record_seaweed_002(report, label, cluster, stored_before, size * (args.runs + 1))
 
     def checked(read) -> None:
         if read() != data:
@@ -190,10 +221,13 @@ def _measure_model(report: Report, label: str, nodes: list, data: bytes,
         REPLICA: lambda: checked(lambda: replicas.read("f0", size)),
         PLAIN: lambda: checked(lambda: s3[0].cat_file("plain0/f0")),
     }
+    if cluster is not None:
+        reads[SEAWEED] = lambda: checked(lambda: seaweed.cat_file("rep3/f0"))
     for run_index in range(args.runs):
         for variant in _rotated(list(reads), run_index):
             _log(f"[{label}] run {run_index + 1}/{args.runs}: healthy read {variant}")
-            sample(row(variant, "read healthy"), reads[variant])
+            (cluster_sample if variant == SEAWEED else sample)(
+                row(variant, "read healthy"), reads[variant])
 
     manifest = ecfs.manifest("f0")
     victims = [nodes[ec_kwargs["targets"].index(url)] for url in manifest.targets[:2]]
@@ -231,6 +265,21 @@ def _record_stored(report: Report, label: str, s3: list, logical: int) -> None:
         report.find(variant, f"write [{label}]").extra["stored_per_logical"] = total / logical
 
 
+def _record_seaweed_002(report: Report, label: str, cluster: ReplicatedSeaweed,
+                       stored_before: int, logical: int) -> None:
+    """Bytes added to the three volume servers' ``.dat`` files, and the replicas' check."""
+    measurement = report.find(SEAWEED, f"write [{label}]")
+    measurement.extra["stored_per_logical"] = (cluster.stored_bytes() - stored_before) / logical
+    try:
+        placement = cluster.verify_replicas()
+    except ReplicationUnavailable as error:
+        report.meta["seaweed_002"].update(verified=False, reason=str(error))
+        _log(f"SeaweedFS 002: replicas NOT verified: {error}")
+        return
+    report.meta["seaweed_002"].update(
+        verified=True, volumes={str(volume): servers for volume, servers in placement.items()})
+
+
 def _median(values: list[float] | None) -> float | None:
     return statistics.median(values) if values else None
 
@@ -243,7 +292,7 @@ def _describe(report: Report, args: argparse.Namespace, capped_ok: bool) -> None
             sent_text = "-" if sent is None else f"{sent / m.nbytes:.2f} (wire)"
             stored = m.extra.get("stored_per_logical")
             notes.append(
-                f"  {m.workload:<32} {m.variant:<11} stored/logical {stored:.3f}  "
+                f"  {m.workload:<32} {m.variant:<13} stored/logical {stored:.3f}  "
                 f"sent/logical {sent_text:<12} client CPU {_median(m.extra['client_cpu_s']):.2f} s"
                 f"  nodes CPU {_median(m.extra['node_cpu_s']):.2f} s")
     checks = _checks(report)
@@ -261,10 +310,30 @@ def _describe(report: Report, args: argparse.Namespace, capped_ok: bool) -> None
         "  3-replica: each 4 MiB block sent by the client to 3 of the 6 nodes at once, blocks "
         "round-robin so every node gets an equal share, one upload stream per node (client "
         "fan-out; HDFS pipelines through the datanodes, with the same bytes per node)",
-        "  SeaweedFS's own 002 replication baseline is not run: it needs several volume "
-        "servers under one master, which these six independent nodes are not",
     ]
+    notes += _describe_seaweed_002(report.meta["seaweed_002"], report.meta["models"])
     report.notes += notes
+
+
+def _describe_seaweed_002(outcome: dict | None, models: list[str]) -> list[str]:
+    if outcome is None:
+        return ["  seaweedfs 002: not run: it runs on the uncapped model only, which this run "
+                "did not include (--model both or uncapped)"]
+    if not outcome["ran"]:
+        return [f"  seaweedfs 002: could not be configured, not run: {outcome['reason']}"]
+    verified = ("3 replicas verified: every volume of bucket rep3 has ReplicaPlacement 002 on "
+                "all 3 volume servers (weed shell volume.list)" if outcome.get("verified")
+                else f"3 replicas NOT verified: {outcome.get('reason')}")
+    capped = [m for m in models if m.startswith("capped")]
+    return [
+        "  seaweedfs 002: a separate SeaweedFS cluster (1 master, 3 volume servers, 1 filer "
+        "with S3) whose bucket rep3 has fs.configure -replication=002: the client sends each "
+        "byte once and the volume server copies it to the other two; stored/logical counts "
+        "the three volume servers' .dat files; " + verified,
+        "  seaweedfs 002 runs on the uncapped model only" + (
+            f" (not under {', '.join(capped)}): its servers share loopback, not capped links"
+            if capped else "") + "; it has no node-down reads",
+    ]
 
 
 def _ratio(report: Report, variant: str, workload: str, base_variant: str,
@@ -297,6 +366,15 @@ def _checks(report: Report) -> list[dict]:
                 "value": "-" if value is None else f"{value:.2f}",
                 "passed": None if target is None or value is None else value >= target,
             })
+        seaweed_ratio = ratio(EC, "write", SEAWEED, "write")
+        if seaweed_ratio is not None:
+            checks.append({"name": f"[{label}] EC write / seaweedfs 002 write (reported)",
+                           "value": f"{seaweed_ratio:.2f}", "passed": None})
+            seaweed = report.find(SEAWEED, f"write [{label}]").extra["stored_per_logical"]
+            verified = (report.meta["seaweed_002"] or {}).get("verified")
+            checks.append({"name": f"[{label}] seaweedfs 002: 3 replicas on 3 volume servers, "
+                           "stored/logical ~ 3", "value": f"{seaweed:.3f}",
+                           "passed": bool(verified) and 2.9 <= seaweed <= 3.1})
         stored = report.find(EC, f"write [{label}]").extra["stored_per_logical"]
         checks.append({"name": f"[{label}] EC stored/logical <= 1.52",
                        "value": f"{stored:.3f}", "passed": stored <= 1.52})
