@@ -95,13 +95,18 @@ class LoopbackNode(EmbeddedS3):
 
 def node_cpu_seconds(nodes: list[EmbeddedS3]) -> float:
     """User + system CPU seconds used so far by the running node servers."""
+    return processes_cpu_seconds(
+        node._process.pid for node in nodes
+        if node._process is not None and node._process.poll() is None
+    )
+
+
+def processes_cpu_seconds(pids) -> float:
+    """User + system CPU seconds of the processes ``pids`` (those gone count nothing)."""
     total = 0.0
-    for node in nodes:
-        process = node._process
-        if process is None or process.poll() is not None:
-            continue
+    for pid in pids:
         try:
-            times = psutil.Process(process.pid).cpu_times()
+            times = psutil.Process(pid).cpu_times()
         except psutil.NoSuchProcess:
             continue
         total += times.user + times.system

@@ -11,7 +11,6 @@ benchmark baseline, not a fixture for tierfs itself (that is ``tierfs.embedded``
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import re
 import secrets
@@ -22,7 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tierfs.embedded import free_ports, weed_binary
+from tierfs.embedded import free_ports, weed_binary, write_s3_identity
+from tierfs_bench.ec_nodes import processes_cpu_seconds
 
 BUCKET = "rep3"
 REPLICATION = "002"
@@ -80,15 +80,7 @@ class ReplicatedSeaweed:
         return process
 
     def _write_identity(self) -> Path:
-        identity = {"identities": [{
-            "name": "admin",
-            "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
-            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-        }]}
-        path = self.directory / "s3-identity.json"
-        path.write_text(json.dumps(identity))
-        path.chmod(0o600)
-        return path
+        return write_s3_identity(self.directory, self.access_key, self.secret_key)
 
     def start(self, timeout: float = _STARTUP_TIMEOUT_S) -> ReplicatedSeaweed:
         """Start every server, configure ``002`` for ``/buckets/rep3/``, create the bucket."""
@@ -195,16 +187,7 @@ class ReplicatedSeaweed:
 
     def cpu_seconds(self) -> float:
         """User + system CPU seconds used so far by the cluster's running servers."""
-        import psutil
-
-        total = 0.0
-        for process in self._processes:
-            try:
-                times = psutil.Process(process.pid).cpu_times()
-            except psutil.NoSuchProcess:
-                continue
-            total += times.user + times.system
-        return total
+        return processes_cpu_seconds(p.pid for p in self._processes if p.poll() is None)
 
     def bucket_replica_placement(self) -> dict[int, list[str]]:
         """Volume id -> the volume servers holding it, for the bucket's collection.

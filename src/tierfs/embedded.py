@@ -62,6 +62,23 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
+def write_s3_identity(directory: Path, access_key: str, secret_key: str) -> Path:
+    """SeaweedFS's ``-s3.config`` file: one admin identity, readable by its owner only."""
+    identity = {
+        "identities": [
+            {
+                "name": "admin",
+                "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+            }
+        ]
+    }
+    path = directory / "s3-identity.json"
+    path.write_text(json.dumps(identity))
+    path.chmod(0o600)
+    return path
+
+
 class EmbeddedS3:
     """One SeaweedFS ``weed server`` with its S3 gateway on 127.0.0.1.
 
@@ -108,19 +125,7 @@ class EmbeddedS3:
         )
 
     def _write_identity(self) -> Path:
-        identity = {
-            "identities": [
-                {
-                    "name": "admin",
-                    "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
-                    "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-                }
-            ]
-        }
-        path = self.directory / "s3-identity.json"
-        path.write_text(json.dumps(identity))
-        path.chmod(0o600)
-        return path
+        return write_s3_identity(self.directory, self.access_key, self.secret_key)
 
     def _command(self) -> list[str]:
         data_dir = self.directory / "data"
