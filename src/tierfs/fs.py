@@ -105,10 +105,13 @@ class TierFileSystem(ChainedFileSystem):
             raise ValueError(f"write_mode: {write_mode!r} is not one of {', '.join(WRITE_MODES)}")
         self.counters = CacheCounters()
         self._store = store_identity(target_protocol or _first_protocol(fs), target_options)
-        self._metadata = MetadataCache(float(ttl))
         self._build_read_path(tiers, _positive_int(fetch_concurrency, "fetch_concurrency"),
                               daemon or os.environ.get(DAEMON_ENV), daemon_token,
                               daemon_fallback, short_circuit, daemon_cafile)
+        persistent = [t.spec.path for t in self.cache.tiers
+                      if t.accepts_blocks and t.spec.persistent]
+        self._metadata = MetadataCache(
+            float(ttl), os.path.join(persistent[0], "metadata") if persistent else None)
         self._writes = self._build_write_mode(write_mode, buffer_dir, buffer_capacity,
                                               buffer_when_full)
         self.write_mode = write_mode

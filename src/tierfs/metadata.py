@@ -4,6 +4,12 @@
 negative ttl keeps answers until they are invalidated. Writes through tierfs
 invalidate the path and its parent listing, so this process always sees its own writes.
 Missing paths are never cached: a file created elsewhere appears on the next call.
+
+With a ``directory`` (next to a persistent tier), ``info`` answers are also kept in a
+diskcache there, shared by every process using the tier and surviving restarts: a
+restarted reader of warm blocks does not send one HEAD per file first. Its freshness
+is wall-clock time, so ``ttl`` holds across processes too; an invalidation removes the
+shared entry for the path itself (entries below a removed directory age out by ``ttl``).
 """
 
 from __future__ import annotations
@@ -12,13 +18,21 @@ import threading
 import time
 from collections.abc import Callable
 
+import diskcache
+
+_SHARED_SIZE_LIMIT = 64 * 2**20
+
 
 class MetadataCache:
-    def __init__(self, ttl: float):
+    def __init__(self, ttl: float, directory: str | None = None):
         self.ttl = ttl
         self._lock = threading.Lock()
         self._infos: dict[str, tuple[float, dict]] = {}
         self._listings: dict[str, tuple[float, list[dict]]] = {}
+        self._shared = None
+        if directory is not None and ttl != 0:
+            self._shared = diskcache.Cache(directory, size_limit=_SHARED_SIZE_LIMIT,
+                                           eviction_policy="least-recently-stored")
 
     def _fresh(self, stamp: float) -> bool:
         return self.ttl < 0 or time.monotonic() - stamp < self.ttl
@@ -27,7 +41,23 @@ class MetadataCache:
         """The cached answer for ``path`` if it is still fresh; never asks the store."""
         with self._lock:
             entry = self._infos.get(path)
-        return entry[1] if entry is not None and self._fresh(entry[0]) else None
+        if entry is not None and self._fresh(entry[0]):
+            return entry[1]
+        return self._peek_shared(path)
+
+    def _peek_shared(self, path: str) -> dict | None:
+        if self._shared is None:
+            return None
+        entry = self._shared.get(path)
+        if entry is None:
+            return None
+        age = max(0.0, time.time() - entry[0])
+        stamp = time.monotonic() - age  # the same age, on this process's clock
+        if not self._fresh(stamp):
+            return None
+        with self._lock:
+            self._infos[path] = (stamp, entry[1])
+        return entry[1]
 
     def info(self, path: str, load: Callable[[], dict]) -> dict:
         cached = self.peek(path)
@@ -55,6 +85,8 @@ class MetadataCache:
         if self.ttl != 0:
             with self._lock:
                 self._infos[path] = (time.monotonic(), info)
+            if self._shared is not None:
+                self._shared.set(path, (time.time(), info))
 
     def invalidate(self, path: str) -> None:
         """Forget ``path``, everything below it, and the listing of its parent."""
@@ -67,8 +99,12 @@ class MetadataCache:
                     del table[cached]
             self._listings.pop(parent, None)
             self._listings.pop(parent + "/", None)
+        if self._shared is not None:
+            self._shared.delete(path)
 
     def clear(self) -> None:
         with self._lock:
             self._infos.clear()
             self._listings.clear()
+        if self._shared is not None:
+            self._shared.clear()

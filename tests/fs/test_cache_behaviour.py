@@ -193,3 +193,22 @@ def test_clear_cache_empties_every_tier(make_tierfs, s3, bucket):
     assert all(t["used"] == 0 and t["blocks"] == 0 for t in fs.cache_stats()["tiers"])
     fs.cat_file(f"{bucket}/f")
     assert fs.cache_stats()["under_store_bytes"] == 6 * BLOCK
+
+
+def test_metadata_answers_are_shared_and_survive_a_restart_within_their_ttl(
+        make_tierfs, s3, bucket, tmp_path):
+    import time
+
+    tiers = [{"medium": "ssd", "path": str(tmp_path / "ssd"), "capacity": "64MiB"}]
+    s3.pipe({f"{bucket}/kept": b"a" * 10, f"{bucket}/aged": b"a" * 10})
+    first = make_tierfs(tiers=tiers, metadata_ttl=300)
+    assert first.info(f"{bucket}/kept")["size"] == 10
+    assert first.info(f"{bucket}/aged")["size"] == 10
+    s3.pipe({f"{bucket}/kept": b"b" * 20, f"{bucket}/aged": b"b" * 20})  # behind its back
+    restarted = make_tierfs(tiers=tiers, metadata_ttl=300)
+    assert restarted.info(f"{bucket}/kept")["size"] == 10  # no HEAD: the shared answer
+    restarted.invalidate_cache(f"{bucket}/kept")
+    assert restarted.info(f"{bucket}/kept")["size"] == 20
+    time.sleep(1.1)
+    short_ttl = make_tierfs(tiers=tiers, metadata_ttl=1)
+    assert short_ttl.info(f"{bucket}/aged")["size"] == 20  # the shared answer is too old
