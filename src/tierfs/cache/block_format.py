@@ -82,6 +82,11 @@ class BlockHeader:
         hi = min(-(-end // self.chunk) * self.chunk, self.data_length)
         return lo, hi
 
+    def chunk_mask(self, lo: int, hi: int) -> int:
+        """Bitmask of the chunks in the chunk-aligned span ``[lo, hi)``."""
+        first, last = lo // self.chunk, -(-hi // self.chunk)
+        return ((1 << (last - first)) - 1) << first
+
     def verify(self, data, lo: int) -> None:
         """Check chunks of ``data``, which holds the block's bytes from chunk-aligned ``lo``."""
         view = memoryview(data)

@@ -36,7 +36,6 @@ logger = logging.getLogger(__name__)
 _ACCESS_FLUSH_COUNT = 256
 _ACCESS_FLUSH_SECONDS = 2.0
 _VICTIM_BATCH = 16
-_OPEN_HANDLES = 32  # descriptors (with parsed headers) kept open for repeated hits
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS blocks (
@@ -59,7 +58,7 @@ class DirectoryTier:
         self._blocks.mkdir(parents=True, exist_ok=True)
         self._staging.mkdir(parents=True, exist_ok=True)
         self._order = order_by(spec.eviction)
-        self._files = BlockFiles(self._blocks, self._drop_corrupt, _OPEN_HANDLES)
+        self._files = BlockFiles(self._blocks, self._drop_corrupt)
         self.corrupt_blocks = 0
         self._open_process_state()
         self._remove_leftovers()
