@@ -251,13 +251,18 @@ def measure_all(args: argparse.Namespace, dataset: DataSet, config: VariantConfi
     for family in baselines:
         session.measure_plain(family, chosen)
     limit_reader = limit.make(None)
+    paired = [family.make(None) for family in baselines]
+    for reader in paired:
+        reader.prime()
     for workload in chosen:
         warm = []
+        beside = [(reader, report.find(family.plain, workload.name))
+                  for reader, family in zip(paired, baselines, strict=True)]
         for family in cached:
             if family.name in failed:
                 continue
             try:
-                warm.append(session.prepare_warm(family, workload))
+                warm.append(session.prepare_warm(family, workload, beside))
             except Exception as error:  # noqa: BLE001 - report the variant, measure the rest
                 fail(family, error)
         local = report.find(limit.plain, workload.name)
@@ -270,6 +275,8 @@ def measure_all(args: argparse.Namespace, dataset: DataSet, config: VariantConfi
             session.finish_warm(cache)
         log_measurement(local)
     verify(limit_reader, dataset)
+    for reader in paired:
+        reader.close()
     for family in cached:
         if family.name not in failed:
             try:
@@ -316,8 +323,8 @@ def _describe(report: Report, dataset: DataSet, families: list[Family],
         "warm = runs after one untimed pass of the same workload (local gets one too). Warm "
         "variants and local run in rounds, one run each per round, so load from other work "
         "hits them alike; each repeats until its runs add up to "
-        f"{args.min_time:g} s (at least {args.runs} runs). s3fs is measured first and again "
-        "last; its runs are pooled. "
+        f"{args.min_time:g} s (at least {args.runs} runs). s3fs is measured first, once "
+        "right before every cold run, and again last; its runs are pooled. "
         "Every open, metadata request and fetch is timed; only one small unrelated object is "
         "read first, to open connections. Dirty pages are written back (sync) before each "
         "series.",

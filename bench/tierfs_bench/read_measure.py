@@ -103,11 +103,14 @@ class Session:
         verify(reader, self.dataset)
         reader.close()
 
-    def prepare_warm(self, family: Family, workload: Workload) -> WarmCache:
+    def prepare_warm(self, family: Family, workload: Workload,
+                     beside: list[tuple[Reader, Measurement]] = ()) -> WarmCache:
         """Cold runs, each over a fresh cache; returns the last cache (or its reopening), warm.
 
-        The warm runs themselves happen in ``interleave``, alternating with the other warm
-        variants and the local limit, so that they share the machine's conditions.
+        Each cold run follows one run of every ``beside`` baseline (direct s3fs), pooled
+        into the baseline's measurement: a cold read and the direct read it is compared
+        with see the same server and the same load. The warm runs themselves happen in
+        ``interleave``, alternating with the other warm variants and the local limit.
         """
         cold = None
         if family.cold:
@@ -122,6 +125,10 @@ class Session:
             reader = family.make(cache_dir)
             reader.prime()
             settle()
+            if cold:
+                for baseline, measurement in beside:
+                    measurement.seconds.append(
+                        self._timed(baseline, workload, measurement.variant))
             before = reader.cache_stats()
             fill_seconds = self._timed(reader, workload, family.cold)
             if cold:

@@ -91,9 +91,21 @@ class BlockSource:
         """Views over the bytes ``[start, end)`` of ``obj``, in order."""
         return self.read_many([(obj, start, end)])[0]
 
+    def _landed(self, key: str) -> Span | None:
+        """The block an open flight for ``key`` fetched, waiting for it if need be.
+
+        A block in flight is not in the tiers yet (or is being stored), so a reader that
+        catches up with read-ahead takes the flight's bytes instead of probing every tier
+        (each probe a syscall that gives up the GIL to busy fetching threads)."""
+        future = self._flights.in_flight(key)
+        return None if future is None else Span(future.result(), 0)
+
     def read_within_block(self, obj: ObjectRef, index: int, lo: int, hi: int) -> memoryview:
         """Bytes ``[lo, hi)`` of one block: the hot path of small reads, with no planning."""
         key = block_key(obj, self.block_size, index)
+        landed = self._landed(key)
+        if landed is not None:
+            return _view(landed, lo, hi)
         view = self.cache.read_block(key, lo, hi)
         if view is not None:
             return view
@@ -106,14 +118,18 @@ class BlockSource:
         if end > start and (end - 1) // self.block_size == index:  # one block: no planning
             base = index * self.block_size
             key = block_key(obj, self.block_size, index)
-            if self.cache.read_block_into(key, start - base, end - base, dest):
+            if (not self._flights.in_flight(key)
+                    and self.cache.read_block_into(key, start - base, end - base, dest)):
                 return
         offset = 0
         missing: list[tuple[Piece, int]] = []
         for piece in self.pieces(obj, start, end):
             length = piece.hi - piece.lo
-            if not self.cache.read_block_into(piece.key, piece.lo, piece.hi,
-                                              dest[offset:offset + length]):
+            landed = self._landed(piece.key)
+            if landed is not None:
+                dest[offset:offset + length] = _view(landed, piece.lo, piece.hi)
+            elif not self.cache.read_block_into(piece.key, piece.lo, piece.hi,
+                                                dest[offset:offset + length]):
                 missing.append((piece, offset))
             offset += length
         if missing:
@@ -255,7 +271,8 @@ class BlockSource:
         pieces = [
             Piece(obj, index, key, 0, 0)
             for index in range(first_block, last)
-            if not self.cache.contains(key := block_key(obj, self.block_size, index))
+            if not self._flights.in_flight(key := block_key(obj, self.block_size, index))
+            and not self.cache.contains(key)
         ]
         try:
             if pieces:

@@ -8,7 +8,9 @@ caller arriving after the close finds the block in the cache instead of fetching
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from concurrent.futures import Future
 
 
@@ -16,6 +18,17 @@ class SingleFlight:
     def __init__(self):
         self._lock = threading.Lock()
         self._flights: dict[str, Future] = {}
+        this = weakref.ref(self)
+        # a forked child inherits flights whose leaders live in the parent: none would end
+        os.register_at_fork(after_in_child=lambda: (flights := this()) and flights._forget())
+
+    def _forget(self) -> None:
+        self._lock = threading.Lock()
+        self._flights = {}
+
+    def in_flight(self, key: str) -> Future | None:
+        """The open flight for ``key``, if any; joins nothing (a dict read, no lock)."""
+        return self._flights.get(key)
 
     def join(self, key: str) -> tuple[Future, bool]:
         """The flight's future for ``key`` and whether the caller is its leader."""
