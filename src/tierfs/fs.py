@@ -37,6 +37,7 @@ from tierfs.daemon_client import attach
 from tierfs.daemon_client.protocol import DAEMON_ENV
 from tierfs.daemon_client.remote_buffer import RemoteBuffer
 from tierfs.metadata import MetadataCache
+from tierfs.probe import Probe, Prober, can_probe
 from tierfs.read_file import TieredReadFile
 from tierfs.sizes import parse_size
 from tierfs.write_modes import WriteBack, WriteThrough
@@ -144,6 +145,7 @@ class TierFileSystem(ChainedFileSystem):
         self._attachment = attachment
         self.cache = TieredBlockCache(tier_list, self.counters)
         self._source = BlockSource(self.cache, fetcher, self.block_size)
+        self._prober = Prober(self.target, self.block_size, self._take_first_block)
 
     def _build_write_mode(self, write_mode: str, buffer_dir, buffer_capacity,
                           when_full: str) -> WriteThrough:
@@ -274,29 +276,62 @@ class TierFileSystem(ChainedFileSystem):
         info = (known or {}).get(source) or self._target_info(source)
         if info.get("type") == "directory":
             raise IsADirectoryError(f"{path}: is a directory")
-        return ObjectRef(self._store, source, int(info["size"]), object_version(info))
+        return self._ref(source, info)
+
+    def _ref(self, path: str, info: dict) -> ObjectRef:
+        return ObjectRef(self._store, path, int(info["size"]), object_version(info))
 
     def _infos(self, paths: list[str]) -> dict[str, dict]:
-        """``info`` of many paths of an async target at once (one round trip, not one each).
+        """``info`` of paths of an async target, asked concurrently (not one after another).
 
-        Only paths the metadata cache cannot answer are asked; failures are left out, so
-        ``_object`` asks again and raises the real error for that path.
+        Only paths the metadata cache cannot answer (and with no write pending) are asked;
+        failures are left out, so ``_object`` asks again and raises the real error for that
+        path. On S3 each question is a probe (``tierfs.probe``) that also brings the
+        object's first block (all of a small object) into the cache: opening and reading a
+        small file is then one request. Not with ``metadata_ttl=0``, where every open asks
+        again and would fetch that block every time, nor for a client of the daemon, which
+        fetches every block for the node, nor where the block of the last known version is
+        cached (a HEAD revalidates it for less).
         """
-        missing = sorted({p for p in paths if self._metadata.peek(p) is None})
-        if len(missing) < 2 or not getattr(self.target, "async_impl", False):
+        missing = sorted({p for p in paths if self._writes.lookup(p) is None
+                          and self._metadata.peek(p) is None})
+        may_probe = (self._metadata.ttl != 0 and self._attachment is None
+                     and can_probe(self.target))
+        probing = {p for p in missing if may_probe and not self._first_block_cached(p)}
+        if not missing or not (probing or len(missing) > 1 and
+                               getattr(self.target, "async_impl", False)):
             return {}
 
+        async def ask(path: str) -> Probe:
+            if path in probing:
+                return await self._prober.probe(path)
+            return Probe(await self.target._info(path), None)
+
         async def ask_all():
-            return await asyncio.gather(*(self.target._info(p) for p in missing),
-                                        return_exceptions=True)
+            return await asyncio.gather(*map(ask, missing), return_exceptions=True)
 
         for path in missing:
             self.target.invalidate_cache(path)
         answers = sync(self.target.loop, ask_all)
-        found = {p: a for p, a in zip(missing, answers, strict=True) if isinstance(a, dict)}
-        for path, info in found.items():
-            self._metadata.remember_info(path, info)
+        found = {}
+        for path, answer in zip(missing, answers, strict=True):
+            if isinstance(answer, Probe):
+                found[path] = answer.info
+                self._metadata.remember_info(path, answer.info)
         return found
+
+    def _take_first_block(self, path: str, probed: Probe) -> None:
+        """A probe's block: counted as fetched, offered to the cache (on the event loop)."""
+        self.counters.add("under_store_requests")
+        self.counters.add("under_store_bytes", len(probed.first_block))
+        self._source.offer(self._ref(path, probed.info), probed.first_block)
+
+    def _first_block_cached(self, path: str) -> bool:
+        """Whether block 0 of the last version seen of ``path`` is in a tier."""
+        info = self._metadata.last_known(path)
+        if info is None or info.get("type") == "directory":
+            return False
+        return self._source.contains(self._ref(path, info), 0)
 
     def _buffered_file(self, path: str):
         """An open local file if ``path`` is buffered and not yet uploaded, else None."""
@@ -318,8 +353,8 @@ class TierFileSystem(ChainedFileSystem):
             local = self._buffered_file(path)
             if local is not None:
                 return local
-            return TieredReadFile(self, self._source, self._object(path), path,
-                                  self.prefetch_blocks)
+            return TieredReadFile(self, self._source, self._object(path, self._infos([path])),
+                                  path, self.prefetch_blocks)
         return self._writes.open(path, mode, block_size=block_size, autocommit=autocommit,
                                  **kwargs)
 
@@ -330,7 +365,7 @@ class TierFileSystem(ChainedFileSystem):
         if not (len(paths) == len(starts) == len(ends)):
             raise ValueError("cat_ranges: paths, starts and ends must have the same length")
         paths = [self._strip_protocol(p) for p in paths]
-        known = self._infos([p for p in paths if self._writes.lookup(p) is None])
+        known = self._infos(paths)
         results: list = [None] * len(paths)
         requests, slots = [], []
         for slot, (path, start, end) in enumerate(zip(paths, starts, ends, strict=True)):

@@ -45,6 +45,14 @@ class MetadataCache:
             return entry[1]
         return self._peek_shared(path)
 
+    def last_known(self, path: str) -> dict | None:
+        """The last answer seen for ``path``, however old (a guess to revalidate, not to serve)."""
+        with self._lock:
+            entry = self._infos.get(path)
+        if entry is None and self._shared is not None:
+            entry = self._shared.get(path)
+        return None if entry is None else entry[1]
+
     def _peek_shared(self, path: str) -> dict | None:
         if self._shared is None:
             return None

@@ -65,18 +65,19 @@ class TieredReadFile(io.RawIOBase):
         """The range the next read covers; moves the position and plans read-ahead."""
         self._checkClosed()
         start = self._loc
-        end = min(self.size, start + max(length, 0))
-        if end > start:
-            self._read_ahead(start, end)
-            self._loc = end
-        return start, max(start, end)
-
-    def _read_ahead(self, start: int, end: int) -> None:
-        """Grow the window on sequential reads and request the blocks after this read."""
-        sequential = start == self._last_end
-        self._last_end = end
-        if not sequential or self._max_window <= 0:
+        end = min(self.size, start + length)
+        if end <= start:
+            return start, start
+        if start == self._last_end:
+            self._read_ahead(end)
+        else:
             self._window = 0
+        self._last_end = self._loc = end
+        return start, end
+
+    def _read_ahead(self, end: int) -> None:
+        """A sequential read: grow the window and request the blocks after this read."""
+        if self._max_window <= 0:
             return
         self._window = min(self._max_window, max(2, self._window * 2))
         block_size = self._source.block_size
@@ -105,7 +106,9 @@ class TieredReadFile(io.RawIOBase):
     def readinto(self, buffer) -> int:
         target = memoryview(buffer).cast("B")
         start, end = self._claim(len(target))
-        self._source.read_into(self.obj, start, end, target[:end - start])
+        if end - start < len(target):
+            target = target[:end - start]
+        self._source.read_into(self.obj, start, end, target)
         return end - start
 
     def info(self) -> dict:

@@ -82,9 +82,9 @@ class BlockHeader:
         hi = min(-(-end // self.chunk) * self.chunk, self.data_length)
         return lo, hi
 
-    def chunk_mask(self, lo: int, hi: int) -> int:
-        """Bitmask of the chunks in the chunk-aligned span ``[lo, hi)``."""
-        first, last = lo // self.chunk, -(-hi // self.chunk)
+    def chunks_of(self, start: int, end: int) -> int:
+        """Bitmask of the chunks holding data range ``[start, end)``."""
+        first, last = start // self.chunk, -(-end // self.chunk)
         return ((1 << (last - first)) - 1) << first
 
     def verify(self, data, lo: int) -> None:

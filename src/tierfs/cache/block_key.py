@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import xxhash
 
@@ -18,9 +18,11 @@ _VERSION_FIELDS = ("ETag", "etag", "e_tag", "VersionId", "version_id", "md5", "c
 _MTIME_FIELDS = ("mtime", "LastModified", "last_modified", "modified", "updated", "created")
 
 
-@dataclass(frozen=True, slots=True)
-class ObjectRef:
-    """One version of one object of the under store, as the cache addresses it."""
+class ObjectRef(NamedTuple):
+    """One version of one object of the under store, as the cache addresses it.
+
+    A tuple, not a dataclass: every read looks up its block key by it, and a tuple hashes
+    and compares in C (a frozen dataclass's generated ``__hash__`` is Python code)."""
 
     store: str  # identifies the under store (protocol and endpoint), see store_identity
     path: str

@@ -114,11 +114,12 @@ class BlockSource:
 
     def read_into(self, obj: ObjectRef, start: int, end: int, dest: memoryview) -> None:
         """Bytes ``[start, end)`` of ``obj`` into ``dest``, with no intermediate copy on hits."""
-        index = start // self.block_size
-        if end > start and (end - 1) // self.block_size == index:  # one block: no planning
-            base = index * self.block_size
-            key = block_key(obj, self.block_size, index)
-            if (not self._flights.in_flight(key)
+        size = self.block_size
+        index = start // size
+        if end > start and (end - 1) // size == index:  # one block: no planning
+            key = block_key(obj, size, index)
+            base = index * size
+            if (self._flights.in_flight(key) is None
                     and self.cache.read_block_into(key, start - base, end - base, dest)):
                 return
         offset = 0
@@ -218,22 +219,48 @@ class BlockSource:
                 self._flights.close(piece.key)
             raise
         self.counters.add("prefetched" if prefetch else "misses", len(to_fetch))
-        blocks.update({p.key: data for p, data in zip(to_fetch, fetched, strict=True)})
-        for piece in pieces:
-            future, _ = self._flights.join(piece.key)
-            future.set_result(blocks[piece.key])
+        new = {p.key: data for p, data in zip(to_fetch, fetched, strict=True)}
+        blocks.update(new)
+        self._publish(blocks, new)
+        return blocks
+
+    def _publish(self, blocks: dict[str, bytes], new: dict[str, bytes], *,
+                 wait: bool = True) -> None:
+        """Answer the flights of ``blocks`` (all led by this caller), store the ``new`` ones
+        in the background, then close the flights: until the tiers have the blocks, the
+        flights answer anyone who asks. ``wait``: see ``WriteBehind.submit``."""
+        for key, data in blocks.items():
+            future, _ = self._flights.join(key)
+            future.set_result(data)
 
         def store_then_close() -> None:
-            # the flights stay open (and answer at once) until the tiers have the blocks
             try:
-                for piece, data in zip(to_fetch, fetched, strict=True):
-                    self.cache.store(piece.key, data)
+                for key, data in new.items():
+                    self.cache.store(key, data)
             finally:
-                for piece in pieces:
-                    self._flights.close(piece.key)
+                for key in blocks:
+                    self._flights.close(key)
 
-        self._write_behind.submit(sum(map(len, fetched)), store_then_close)
-        return blocks
+        self._write_behind.submit(sum(map(len, new.values())), store_then_close, wait=wait)
+
+    def contains(self, obj: ObjectRef, index: int) -> bool:
+        """Whether block ``index`` of ``obj`` is in a tier; counts nothing, moves nothing."""
+        return self.cache.contains(block_key(obj, self.block_size, index))
+
+    def offer(self, obj: ObjectRef, data: bytes) -> None:
+        """Cache ``data``, the first block of ``obj``, which came with its version (see
+        ``tierfs.probe``): the first read then finds it instead of asking again. Never
+        blocks (it runs on an event loop)."""
+        if not self.cache.keeps_blocks or len(data) != min(obj.size, self.block_size):
+            return
+        self._check_process()
+        key = block_key(obj, self.block_size, 0)
+        if self.cache.contains(key):
+            return
+        _, leader = self._flights.join(key)
+        if leader:
+            self.counters.add("misses")
+            self._publish({key: data}, {key: data}, wait=False)
 
     def store_file(self, obj: ObjectRef, local_path: str) -> None:
         """Put a local copy of ``obj`` (a file just uploaded) into the tiers, block by block."""

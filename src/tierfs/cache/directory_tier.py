@@ -69,7 +69,7 @@ class DirectoryTier:
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._pending_access: dict[str, int] = {}
-        self._last_flush = time.time()
+        self._last_flush = time.monotonic()
         self._conn = sqlite3.connect(
             self.root / "index.sqlite3", timeout=60, isolation_level=None,
             check_same_thread=False,
@@ -127,12 +127,14 @@ class DirectoryTier:
             self._record_access(key)
 
     def _record_access(self, key: str) -> None:
-        with self._lock:
-            self._pending_access[key] = self._pending_access.get(key, 0) + 1
-            if (len(self._pending_access) >= _ACCESS_FLUSH_COUNT
-                    or time.time() - self._last_flush > _ACCESS_FLUSH_SECONDS):
-                with self._transaction() as conn:
-                    self._flush_access(conn)
+        # lock-free on purpose (every hit passes here): a hit racing another hit of the same
+        # key, or a flush, may go uncounted; access counts only order eviction
+        pending = self._pending_access
+        pending[key] = pending.get(key, 0) + 1
+        if (len(pending) >= _ACCESS_FLUSH_COUNT
+                or time.monotonic() - self._last_flush > _ACCESS_FLUSH_SECONDS):
+            with self._lock, self._transaction() as conn:
+                self._flush_access(conn)
 
     def flush(self) -> None:
         """Write this process's batched access times now (at shutdown, say)."""
@@ -141,13 +143,13 @@ class DirectoryTier:
 
     def _flush_access(self, conn: sqlite3.Connection) -> None:
         """Write batched hits; caller holds ``self._lock`` and an open transaction."""
+        pending, self._pending_access = self._pending_access, {}
+        self._last_flush = time.monotonic()
         now = time.time()
         conn.executemany(
             "UPDATE blocks SET last_access = ?, hits = hits + ? WHERE key = ?",
-            [(now, hits, key) for key, hits in self._pending_access.items()],
+            [(now, hits, key) for key, hits in list(pending.items())],
         )
-        self._pending_access.clear()
-        self._last_flush = now
 
     # -- writes --
 

@@ -1,8 +1,10 @@
-"""The memory tier: blocks as immutable ``bytes`` in this process, under a hard byte limit.
+"""The memory tier: blocks as read-only buffers in this process, under a hard byte limit.
 
-Reads return memoryview slices, so serving a hit copies nothing until the caller's own
-buffer. Bytes enter this tier only after they were verified (fetched and checksummed, or
-read back from a checksummed block file); process memory is not what checksums guard.
+Blocks are copied into memory backed by 2 MiB pages where the kernel allows it (see
+``huge_pages``: copying out of them is a third faster). Reads return memoryview slices,
+so serving a hit copies nothing until the caller's own buffer. Bytes enter this tier only
+after they were verified (fetched and checksummed, or read back from a checksummed block
+file); process memory is not what checksums guard.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import time
 
 from tierfs.cache.config import TierSpec
 from tierfs.cache.eviction import EntryStats, sort_key
+from tierfs.cache.huge_pages import huge_page_copy
 from tierfs.cache.tier import PutOutcome, PutResult, Victim
 
 
@@ -23,7 +26,7 @@ class MemoryTier:
 
     def __init__(self, spec: TierSpec):
         self.spec = spec
-        self._blocks: dict[str, bytes] = {}
+        self._blocks: dict[str, memoryview] = {}
         self._stats: dict[str, EntryStats] = {}
         self._used = 0
         self._coldest_first = sort_key(spec.eviction)
@@ -35,20 +38,24 @@ class MemoryTier:
         data = self._blocks.get(key)
         if data is None:
             return None
+        self._count_hit(key)
+        return data[start:end]
+
+    def read_into(self, key: str, start: int, end: int, dest: memoryview) -> bool:
+        data = self._blocks.get(key)
+        if data is None:
+            return False
+        dest[:] = data[start:end]
+        self._count_hit(key)
+        return True
+
+    def _count_hit(self, key: str) -> None:
         stats = self._stats.get(key)
         if stats is not None:
             stats.last_access = time.monotonic()
             stats.hits += 1
-        return memoryview(data)[start:end]
 
-    def read_into(self, key: str, start: int, end: int, dest: memoryview) -> bool:
-        view = self.get(key, start, end)
-        if view is None:
-            return False
-        dest[:] = view
-        return True
-
-    def get_block(self, key: str) -> bytes | None:
+    def get_block(self, key: str) -> memoryview | None:
         with self._lock:
             return self._blocks.get(key)
 
@@ -56,10 +63,12 @@ class MemoryTier:
         return key in self._blocks
 
     def put(self, key: str, data: bytes) -> PutOutcome:
-        data = bytes(data)
         size = len(data)
         if size > self.spec.capacity:
             return PutOutcome(PutResult.TOO_LARGE)
+        if key in self._blocks:
+            return PutOutcome(PutResult.ALREADY_PRESENT)
+        data = huge_page_copy(data)  # outside the lock: a copy of megabytes
         victims = []
         with self._lock:
             if key in self._blocks:
@@ -74,10 +83,10 @@ class MemoryTier:
         return PutOutcome(PutResult.STORED, victims)
 
     @staticmethod
-    def _victim(key: str, data: bytes) -> Victim:
+    def _victim(key: str, data: memoryview) -> Victim:
         return Victim(key, read=lambda: data)
 
-    def _pop(self, key: str) -> bytes:
+    def _pop(self, key: str) -> memoryview:
         data = self._blocks.pop(key)
         del self._stats[key]
         self._used -= len(data)

@@ -32,6 +32,7 @@ class TieredBlockCache:
     def __init__(self, tiers: list[Tier], counters: CacheCounters | None = None):
         """``tiers`` fastest first, usually ``build_tiers(parse_tiers(...))``."""
         self.tiers = tiers
+        self._top = tiers[0] if tiers else None  # none: a daemon client with no view
         self.counters = counters or CacheCounters()
         self._memory = next((t for t in self.tiers if not t.spec.persistent), None)
         self._persistent = [t for t in self.tiers if t.spec.persistent]
@@ -44,37 +45,32 @@ class TieredBlockCache:
 
     def read_block(self, key: str, start: int, end: int) -> memoryview | None:
         """Bytes ``[start, end)`` of a cached block, promoting it on a lower-tier hit."""
-        for tier in self.tiers:
-            if self._promotes_from(tier):
-                data = tier.get_block(key)
-                if data is not None:
-                    self._hit_below(key, data, tier)
-                    return memoryview(data)[start:end]
-                continue
-            view = tier.get(key, start, end)
-            if view is not None:
-                self.counters.add("hits")
-                return view
-        return None
+        view = self._top.get(key, start, end) if self._top is not None else None
+        if view is not None:
+            self.counters.add("hits")
+            return view
+        data = self._promote(key)
+        return None if data is None else memoryview(data)[start:end]
 
     def read_block_into(self, key: str, start: int, end: int, dest: memoryview) -> bool:
-        """Like ``read_block``, into ``dest``: a persistent tier reads straight into it."""
-        for tier in self.tiers:
-            if self._promotes_from(tier):
-                data = tier.get_block(key)
-                if data is not None:
-                    self._hit_below(key, data, tier)
-                    dest[:] = memoryview(data)[start:end]
-                    return True
-                continue
-            if tier.read_into(key, start, end, dest):
-                self.counters.add("hits")
-                return True
-        return False
+        """Like ``read_block``, into ``dest``: the fastest tier reads straight into it."""
+        if self._top is not None and self._top.read_into(key, start, end, dest):
+            self.counters.add("hits")
+            return True
+        data = self._promote(key)
+        if data is None:
+            return False
+        dest[:] = memoryview(data)[start:end]
+        return True
 
-    def _promotes_from(self, tier: Tier) -> bool:
-        """A hit in ``tier`` copies the whole block up if a faster tier is above it."""
-        return tier is not self.tiers[0]
+    def _promote(self, key: str) -> bytes | None:
+        """The whole block from a tier below the fastest, copied up (a hit there moves it)."""
+        for tier in self.tiers[1:]:
+            data = tier.get_block(key)
+            if data is not None:
+                self._hit_below(key, data, tier)
+                return data
+        return None
 
     def contains(self, key: str) -> bool:
         """Whether any tier holds ``key``; counts nothing and moves nothing."""

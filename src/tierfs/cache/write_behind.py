@@ -28,13 +28,17 @@ class WriteBehind:
         self._changed = threading.Condition()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="tierfs-store")
 
-    def submit(self, size: int, store: Callable[[], None]) -> None:
-        """Run ``store`` in the background; wait first while the queue is over its bound."""
+    def submit(self, size: int, store: Callable[[], None], *, wait: bool = True) -> None:
+        """Run ``store`` in the background; wait first while the queue is over its bound.
+
+        ``wait=False`` is for callers on an event loop, which must not block: they may
+        overshoot the bound by what they submit."""
         if self._pid != os.getpid():
             self._start_process_state()  # forked: the parent's thread is not ours
         with self._changed:
-            self._changed.wait_for(
-                lambda: self._pending == 0 or self._pending + size <= self.max_pending_bytes)
+            if wait:
+                self._changed.wait_for(lambda: self._pending == 0
+                                       or self._pending + size <= self.max_pending_bytes)
             self._pending += size
         self._executor.submit(self._run, size, store)
 

@@ -1,0 +1,55 @@
+"""Process-memory pieces of the cache: huge-page block copies and lock-free counters."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+
+from tierfs.cache.huge_pages import HUGE_PAGE, huge_page_copy
+from tierfs.cache.stats import CacheCounters
+
+
+@pytest.mark.parametrize("size", [0, 1, HUGE_PAGE - 1, HUGE_PAGE, 2 * HUGE_PAGE + 4097])
+def test_huge_page_copies_hold_the_same_bytes_read_only(size):
+    data = os.urandom(size)
+    copy = huge_page_copy(data)
+    assert copy.readonly and len(copy) == size and copy == data
+    with pytest.raises(TypeError):
+        copy[:1] = b"x"
+
+
+def test_a_huge_page_copy_survives_its_source_and_slices():
+    data = bytearray(os.urandom(HUGE_PAGE + 10))
+    copy = huge_page_copy(data)
+    expected = bytes(data)
+    data[:] = bytes(len(data))  # the copy is independent of its source
+    tail = copy[HUGE_PAGE:]
+    del copy
+    assert tail == expected[HUGE_PAGE:]  # a slice keeps the mapping alive
+
+
+def test_counters_from_many_threads_add_up_exactly():
+    counters = CacheCounters()
+
+    def bump() -> None:
+        for _ in range(10_000):
+            counters.add("hits")
+            counters.add("under_store_bytes", 3)
+
+    threads = [threading.Thread(target=bump) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    snapshot = counters.snapshot()
+    assert snapshot["hits"] == 80_000 and snapshot["under_store_bytes"] == 240_000
+    counters.reset()
+    counters.add("hits")
+    assert counters.snapshot()["hits"] == 1
+
+
+def test_an_unknown_counter_is_refused():
+    with pytest.raises(KeyError, match="hitz"):
+        CacheCounters().add("hitz")
