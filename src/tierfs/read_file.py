@@ -82,6 +82,9 @@ class TieredReadFile(io.RawIOBase):
         self._window = min(self._max_window, max(2, self._window * 2))
         block_size = self._source.block_size
         after = -(-end // block_size)
+        if self._prefetched_to - after > self._window // 2:
+            return  # top up once half the window is read, as Linux's readahead does:
+            # each request checks the tiers for every block it names (a stat each)
         first = max(after, self._prefetched_to)
         last = after + self._window
         if last > first:

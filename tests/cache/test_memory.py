@@ -7,7 +7,9 @@ import threading
 
 import pytest
 
-from tierfs.cache.huge_pages import HUGE_PAGE, huge_page_copy
+from tierfs.cache.config import TierSpec
+from tierfs.cache.huge_pages import HUGE_PAGE, huge_page_copy, worth_moving
+from tierfs.cache.memory_tier import MemoryTier
 from tierfs.cache.stats import CacheCounters
 
 
@@ -28,6 +30,18 @@ def test_a_huge_page_copy_survives_its_source_and_slices():
     tail = copy[HUGE_PAGE:]
     del copy
     assert tail == expected[HUGE_PAGE:]  # a slice keeps the mapping alive
+
+
+def test_the_memory_tier_keeps_fetched_bytes_then_moves_them_to_huge_pages():
+    tier = MemoryTier(TierSpec("memory", 8 * HUGE_PAGE))
+    data = os.urandom(2 * HUGE_PAGE)
+    tier.put("k", data)
+    assert tier.get_block("k").obj is data  # no copy on the cold reader's path
+    moved = tier.move_to_huge_pages("k")
+    assert not worth_moving(moved) and moved == data and tier.get_block("k") is moved
+    assert tier.move_to_huge_pages("k") is moved  # once
+    assert tier.usage() == (len(data), 1)
+    assert tier.move_to_huge_pages("absent") is None
 
 
 def test_counters_from_many_threads_add_up_exactly():

@@ -4,7 +4,8 @@ Used by the ``DirectoryTier`` that owns a directory and by clients of the daemon
 read its directories directly (short-circuit reads). The bytes behind a key never change
 (keys carry the object version), so an open handle is as good as a fresh open; a handle
 whose file was unlinked is retired when next touched, and handles are reference-counted
-so none is closed while another thread is still reading through it.
+so none is closed while another thread is still reading through it (except by the hot
+path of checked ranges, which takes no lock and checks the file's state after reading).
 
 Verification is remembered per *state* of a file: its inode, size, mtime and ctime, which
 an ``fstat`` before every read compares. A chunk's checksum is checked the first time this
@@ -193,23 +194,14 @@ class BlockFiles:
     def read_into(self, key: str, start: int, end: int, dest: memoryview) -> bool:
         """Verified bytes ``[start, end)`` into ``dest``; False if absent or corrupt.
 
-        The hot path of warm random reads: when every chunk of the range was checked in
-        this state of the file, the range is one ``preadv`` into ``dest``. Otherwise the
-        middle of the range is read straight into ``dest`` and only the edges of the first
-        and last chunk go through scratch buffers. On False, ``dest`` holds garbage.
+        The hot path of warm random reads (``_read_checked``): a range of chunks checked
+        in this state of the file is one ``preadv`` into ``dest`` and one ``fstat``.
+        Otherwise the middle of the range is read straight into ``dest`` and only the edges
+        of the first and last chunk go through scratch buffers. On False, ``dest`` holds
+        garbage.
         """
-        handle = self._acquire(key)
-        if handle is None:
-            return False
-        try:
-            known = handle.known
-            header = known.header
-            if (len(dest) == end - start and 0 <= start <= end <= header.data_length
-                    and known.checked & (chunks := header.chunks_of(start, end)) == chunks
-                    and os.preadv(handle.fd, [dest], header.data_offset + start) == end - start):
-                return True
-        finally:
-            self._release(handle)
+        if self._read_checked(key, start, end, dest):
+            return True
 
         def into_dest(fd: int, offset: int, lo: int, hi: int, end: int):
             if len(dest) != end - start:
@@ -224,6 +216,29 @@ class BlockFiles:
             return True, segments
 
         return self._verified_read(key, start, end, into_dest) is not None
+
+    def _read_checked(self, key: str, start: int, end: int, dest: memoryview) -> bool:
+        """Read a range of checked chunks through an open handle, taking no lock.
+
+        The handle is not pinned: another thread may close its descriptor meanwhile, and
+        the number may even be reused by another file. So the file's state is compared
+        *after* the read: if it is still the state whose chunks were checked (same inode,
+        size, mtime, ctime), the bytes read are that file's, unchanged since the check.
+        Anything else (a closed descriptor, another file, a write) takes the locked path.
+        """
+        handle = self._handles.get(key)  # one dict read: atomic, no lock needed
+        if handle is None:
+            return False
+        known = handle.known
+        header = known.header
+        if not (len(dest) == end - start and 0 <= start <= end <= header.data_length
+                and known.checked & (chunks := header.chunks_of(start, end)) == chunks):
+            return False
+        try:
+            return (os.preadv(handle.fd, [dest], header.data_offset + start) == end - start
+                    and _state_of(handle.fd) == known.state)
+        except OSError:  # closed meanwhile
+            return False
 
     def _verified_read(self, key: str, start: int, end: int | None, read_span):
         """Read ``[start, end)`` with ``read_span`` and return its result; None if the block

@@ -44,3 +44,8 @@ def huge_page_copy(data) -> memoryview:
     view = memoryview(region)[offset:offset + size]
     view[:] = data
     return view.toreadonly()
+
+
+def worth_moving(view: memoryview) -> bool:
+    """Whether ``huge_page_copy`` of ``view`` would give it huge pages it lacks."""
+    return _ADVISE is not None and len(view) >= HUGE_PAGE and not isinstance(view.obj, mmap.mmap)

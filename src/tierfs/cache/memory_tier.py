@@ -1,8 +1,11 @@
 """The memory tier: blocks as read-only buffers in this process, under a hard byte limit.
 
-Blocks are copied into memory backed by 2 MiB pages where the kernel allows it (see
-``huge_pages``: copying out of them is a third faster). Reads return memoryview slices,
-so serving a hit copies nothing until the caller's own buffer. Bytes enter this tier only
+A block is kept as it arrives (``bytes`` are not copied), and ``move_to_huge_pages``
+later copies it into memory backed by 2 MiB pages where the kernel allows it (see
+``huge_pages``: copying out of them is a third faster). Later, because getting fresh huge
+pages can mean the kernel compacting memory first: on the cold reader's path that made a
+cold read up to twice as slow. Reads return memoryview slices, so serving a hit copies
+nothing until the caller's own buffer. Bytes enter this tier only
 after they were verified (fetched and checksummed, or read back from a checksummed block
 file); process memory is not what checksums guard.
 """
@@ -14,7 +17,7 @@ import time
 
 from tierfs.cache.config import TierSpec
 from tierfs.cache.eviction import EntryStats, sort_key
-from tierfs.cache.huge_pages import huge_page_copy
+from tierfs.cache.huge_pages import huge_page_copy, worth_moving
 from tierfs.cache.tier import PutOutcome, PutResult, Victim
 
 
@@ -68,7 +71,7 @@ class MemoryTier:
             return PutOutcome(PutResult.TOO_LARGE)
         if key in self._blocks:
             return PutOutcome(PutResult.ALREADY_PRESENT)
-        data = huge_page_copy(data)  # outside the lock: a copy of megabytes
+        data = memoryview(data if isinstance(data, bytes) else bytes(data)).toreadonly()
         victims = []
         with self._lock:
             if key in self._blocks:
@@ -81,6 +84,18 @@ class MemoryTier:
             self._stats[key] = EntryStats(last_access=now, inserted=now)
             self._used += size
         return PutOutcome(PutResult.STORED, victims)
+
+    def move_to_huge_pages(self, key: str) -> memoryview | None:
+        """Copy block ``key`` into huge pages (if not there yet); returns the block."""
+        block = self._blocks.get(key)
+        if block is None or not worth_moving(block):
+            return block
+        moved = huge_page_copy(block)  # outside the lock: a copy of megabytes
+        with self._lock:
+            if self._blocks.get(key) is block:  # not evicted or replaced meanwhile
+                self._blocks[key] = moved
+                return moved
+        return self._blocks.get(key)
 
     @staticmethod
     def _victim(key: str, data: memoryview) -> Victim:

@@ -37,11 +37,9 @@ class TieredBlockCache:
         self._memory = next((t for t in self.tiers if not t.spec.persistent), None)
         self._persistent = [t for t in self.tiers if t.spec.persistent]
         self._evictions = [0] * len(self.tiers)
+        # whether a fetched block can be stored in some tier of this cache
+        self.keeps_blocks = any(tier.accepts_blocks for tier in self.tiers)
 
-    @property
-    def keeps_blocks(self) -> bool:
-        """Whether a fetched block can be stored in some tier of this cache."""
-        return any(tier.accepts_blocks for tier in self.tiers)
 
     def read_block(self, key: str, start: int, end: int) -> memoryview | None:
         """Bytes ``[start, end)`` of a cached block, promoting it on a lower-tier hit."""
@@ -78,8 +76,34 @@ class TieredBlockCache:
 
     def store(self, key: str, data: bytes) -> None:
         """Insert freshly fetched (and so verified) bytes."""
-        if self._memory is not None:
-            self._settle(self._memory, self._memory.put(key, data))
+        self.persist(key, self.store_in_memory(key, data))
+
+    @property
+    def memory_capacity(self) -> int:
+        return self._memory.spec.capacity if self._memory is not None else 0
+
+    def store_in_memory(self, key: str, data: bytes) -> bytes | memoryview:
+        """Insert into the memory tier (if any); returns what to ``persist`` from: the
+        memory tier's block when it has one."""
+        if self._memory is None:
+            return data
+        self._settle(self._memory, self._memory.put(key, data))
+        held = self._memory.get_block(key)
+        return data if held is None else held
+
+    def settle_in_memory(self, key: str, data: bytes | memoryview) -> bytes | memoryview:
+        """Move ``key``'s memory copy into huge pages (see ``MemoryTier``); returns what to
+        ``persist`` from: that copy, or ``data`` if the memory tier no longer has it."""
+        if self._memory is None:
+            return data
+        held = self._memory.move_to_huge_pages(key)
+        return data if held is None else held
+
+    def in_memory(self, key: str) -> bool:
+        return self._memory is not None and self._memory.contains(key)
+
+    def persist(self, key: str, data: bytes | memoryview) -> None:
+        """Insert into the first persistent tier (if any)."""
         if self._persistent:
             self._settle(self._persistent[0], self._persistent[0].put(key, data))
 

@@ -1,9 +1,18 @@
 """Storing fetched blocks in the tiers off the reader's path, with bounded memory.
 
-A reader that fetched a block has its bytes; writing them to the ssd tier (checksums,
-a file, an index transaction) need not delay it. One background thread does the
-stores in order; callers wait only when more than ``max_pending_bytes`` are queued, so
-a fast cold read of a huge file never holds more than that in memory.
+A reader that fetched a block has its bytes; copying them into the memory tier and
+writing them to the ssd tier (checksums, a file, an index transaction) need not delay it.
+Two background threads do the work, each in order:
+
+- ``submit``: what must happen soon (the memory-tier copy, which the next reader hits);
+  callers wait only while more than ``max_pending_bytes`` are queued, so a fast cold
+  read of a huge file never holds more than that in memory;
+- ``defer``: what may wait for a quiet moment (the ssd write). It waits while ``busy()``
+  says fetching is under way, until ``max_deferred_bytes`` have piled up, or until a
+  ``drain``. On a 2-core machine, writing a block file cost the cold reader as much CPU
+  as fetching it (new page-cache pages are expensive on a VM); deferred, a cold
+  sequential read ran at 1.3x direct s3fs instead of 0.9-1.1x, and the files are
+  written right after. The deferred work holds what the memory tier holds anyway.
 """
 
 from __future__ import annotations
@@ -16,45 +25,76 @@ from concurrent.futures import ThreadPoolExecutor
 
 logger = logging.getLogger(__name__)
 
+_BUSY_POLL_SECONDS = 0.01
+_SOON, _QUIET = "soon", "quiet"  # the two queues: see the module docstring
+
 
 class WriteBehind:
-    def __init__(self, max_pending_bytes: int):
+    def __init__(self, max_pending_bytes: int, max_deferred_bytes: int = 0,
+                 busy: Callable[[], bool] = lambda: False):
         self.max_pending_bytes = max_pending_bytes
+        self.max_deferred_bytes = max_deferred_bytes
+        self._busy = busy
         self._start_process_state()
 
     def _start_process_state(self) -> None:
         self._pid = os.getpid()
-        self._pending = 0
+        self._queued = {_SOON: 0, _QUIET: 0}  # bytes waiting or running, per queue
+        self._draining = 0
         self._changed = threading.Condition()
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="tierfs-store")
+        self._executors = {
+            _SOON: ThreadPoolExecutor(1, thread_name_prefix="tierfs-store"),
+            _QUIET: ThreadPoolExecutor(1, thread_name_prefix="tierfs-persist"),
+        }
+
+    def _check_process(self) -> None:
+        if self._pid != os.getpid():
+            self._start_process_state()  # forked: the parent's threads are not ours
 
     def submit(self, size: int, store: Callable[[], None], *, wait: bool = True) -> None:
         """Run ``store`` in the background; wait first while the queue is over its bound.
 
         ``wait=False`` is for callers on an event loop, which must not block: they may
         overshoot the bound by what they submit."""
-        if self._pid != os.getpid():
-            self._start_process_state()  # forked: the parent's thread is not ours
+        self._check_process()
         with self._changed:
             if wait:
-                self._changed.wait_for(lambda: self._pending == 0
-                                       or self._pending + size <= self.max_pending_bytes)
-            self._pending += size
-        self._executor.submit(self._run, size, store)
+                self._changed.wait_for(lambda: self._queued[_SOON] == 0 or
+                                       self._queued[_SOON] + size <= self.max_pending_bytes)
+        self._enqueue(_SOON, size, store)
 
-    def _run(self, size: int, store: Callable[[], None]) -> None:
+    def defer(self, size: int, store: Callable[[], None]) -> None:
+        """Run ``store`` in the background once fetching is quiet (or the pile is too big)."""
+        self._check_process()
+        self._enqueue(_QUIET, size, store)
+
+    def _enqueue(self, queue: str, size: int, store: Callable[[], None]) -> None:
+        with self._changed:
+            self._queued[queue] += size
+        self._executors[queue].submit(self._run, queue, size, store)
+
+    def _run(self, queue: str, size: int, store: Callable[[], None]) -> None:
+        with self._changed:
+            while queue == _QUIET and self._busy() and not self._draining \
+                    and self._queued[_QUIET] <= self.max_deferred_bytes:
+                self._changed.wait(_BUSY_POLL_SECONDS)
         try:
             store()
         except Exception:  # noqa: BLE001 - the cache is an optimisation; the read succeeded
             logger.exception("storing fetched blocks failed")
         finally:
             with self._changed:
-                self._pending -= size
+                self._queued[queue] -= size
                 self._changed.notify_all()
 
     def drain(self, timeout: float | None = None) -> bool:
-        """Wait until every submitted store has finished."""
+        """Wait until every submitted and deferred store has finished."""
         if self._pid != os.getpid():
             return True
         with self._changed:
-            return self._changed.wait_for(lambda: self._pending == 0, timeout)
+            self._draining += 1
+            self._changed.notify_all()
+            try:
+                return self._changed.wait_for(lambda: not any(self._queued.values()), timeout)
+            finally:
+                self._draining -= 1

@@ -1,0 +1,40 @@
+"""Background stores: soon for ``submit``, at a quiet moment for ``defer``."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from tierfs.cache.write_behind import WriteBehind
+
+
+def test_deferred_stores_wait_while_busy_and_run_once_quiet():
+    busy = threading.Event()
+    busy.set()
+    done = threading.Event()
+    behind = WriteBehind(64, max_deferred_bytes=100, busy=busy.is_set)
+    behind.defer(10, done.set)
+    assert not done.wait(0.2)  # fetching is under way
+    busy.clear()
+    assert done.wait(5)
+
+
+def test_deferred_stores_run_when_too_many_bytes_wait():
+    ran = []
+    behind = WriteBehind(64, max_deferred_bytes=100, busy=lambda: True)
+    for index in range(3):
+        behind.defer(60, lambda index=index: ran.append(index))
+    deadline = time.monotonic() + 5
+    while len(ran) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert ran[:2] == [0, 1]  # over the bound: the oldest go, in order
+    assert behind.drain(5) and ran == [0, 1, 2]  # a drain does not wait for quiet
+
+
+def test_submitted_stores_do_not_wait_for_deferred_ones():
+    done = threading.Event()
+    behind = WriteBehind(64, max_deferred_bytes=100, busy=lambda: True)
+    behind.defer(10, lambda: None)
+    behind.submit(10, done.set)
+    assert done.wait(5)
+    assert behind.drain(5)
