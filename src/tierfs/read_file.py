@@ -65,7 +65,9 @@ class TieredReadFile(io.RawIOBase):
         """The range the next read covers; moves the position and plans read-ahead."""
         self._checkClosed()
         start = self._loc
-        end = min(self.size, start + length)
+        end = start + length
+        if end > self.size:
+            end = self.size
         if end <= start:
             return start, start
         if start == self._last_end:

@@ -231,8 +231,10 @@ class BlockFiles:
             return False
         known = handle.known
         header = known.header
+        checked = known.checked
         if not (len(dest) == end - start and 0 <= start <= end <= header.data_length
-                and known.checked & (chunks := header.chunks_of(start, end)) == chunks):
+                and (checked == header.all_chunks
+                     or checked & (chunks := header.chunks_of(start, end)) == chunks)):
             return False
         try:
             return (os.preadv(handle.fd, [dest], header.data_offset + start) == end - start

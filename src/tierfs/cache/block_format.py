@@ -57,7 +57,7 @@ def encode_header(data, chunk: int) -> bytes:
 class BlockHeader:
     """A parsed, verified header: where the data starts and what each chunk must hash to."""
 
-    __slots__ = ("data_length", "chunk", "digests", "data_offset")
+    __slots__ = ("data_length", "chunk", "digests", "data_offset", "all_chunks")
 
     def __init__(self, raw: bytes):
         if len(raw) < _FIXED.size:
@@ -75,6 +75,7 @@ class BlockHeader:
             raise CorruptBlock("chunk count does not match data length")
         self.digests = struct.unpack_from(f"<{count}Q", raw, _FIXED.size)
         self.data_offset = header_length(count)
+        self.all_chunks = (1 << count) - 1  # the mask of every chunk (see ``chunks_of``)
 
     def chunk_span(self, start: int, end: int) -> tuple[int, int]:
         """Byte span ``[lo, hi)`` of whole chunks covering data range ``[start, end)``."""

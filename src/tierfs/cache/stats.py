@@ -33,9 +33,7 @@ class CacheCounters:
             values = self._local.values
         except AttributeError:
             values = self._register()
-        if name not in values:
-            raise KeyError(f"unknown counter {name!r}")
-        values[name] += amount
+        values[name] += amount  # a KeyError names an unknown counter
 
     def _register(self) -> dict[str, int]:
         values = self._local.values = _zeros()
