@@ -9,6 +9,7 @@ from tierfs.cache.config import TierSpec
 from tierfs.cache.directory_tier import DirectoryTier
 from tierfs.cache.memory_tier import MemoryTier
 from tierfs.cache.tier import PutResult
+from tierfs.cache.tiered import TieredBlockCache
 
 SIZE = 1000
 OBJ = ObjectRef("test", "bucket/key", 10 * SIZE, "v1")
@@ -76,3 +77,9 @@ def test_storing_a_present_block_again_is_a_benign_race(kind, tmp_path):
     assert tier.put(KEYS[0], bytes(SIZE)).result is PutResult.STORED
     assert tier.put(KEYS[0], bytes(SIZE)).result is PutResult.ALREADY_PRESENT
     assert tier.usage()[1] == 1
+
+
+@pytest.mark.parametrize(("policy", "room"), [("lru", 5 * SIZE), ("fifo", 5 * SIZE), ("lfu", 0)])
+def test_new_blocks_wait_to_be_persisted_only_where_memory_evicts_them_last(policy, room):
+    cache = TieredBlockCache([MemoryTier(TierSpec("memory", 10 * SIZE, None, policy))])
+    assert cache.room_for_unpersisted() == room

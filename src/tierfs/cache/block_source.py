@@ -62,11 +62,11 @@ class BlockSource:
         self.cache = cache
         self._fetching = 0
         self._last_fetch_end = 0.0
-        # persisting waits for a quiet moment; what waits is held by the memory tier anyway
-        # (up to half of it), else bounded like the stores that cannot wait
+        # persisting waits for a quiet moment: as many bytes as the memory tier holds for
+        # it anyway, at least as many as the stores that cannot wait
         self._write_behind = WriteBehind(
             max_pending_store_bytes,
-            max_deferred_bytes=max(max_pending_store_bytes, cache.memory_capacity // 2),
+            max_deferred_bytes=max(max_pending_store_bytes, cache.room_for_unpersisted()),
             busy=self._busy)
         self.fetcher = fetcher
         self.block_size = block_size

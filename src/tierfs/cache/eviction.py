@@ -35,3 +35,8 @@ def sort_key(policy: str):
 def order_by(policy: str) -> str:
     """The SQL ``ORDER BY`` clause listing rows coldest first under ``policy``."""
     return ", ".join(EVICTION_POLICIES[policy])
+
+
+def evicts_unhit_first(policy: str) -> bool:
+    """Whether ``policy``'s first victims are blocks never hit yet (the newest, often)."""
+    return EVICTION_POLICIES[policy][0] == "hits"

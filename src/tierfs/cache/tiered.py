@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from tierfs.cache.config import TierSpec
 from tierfs.cache.directory_tier import DirectoryTier
+from tierfs.cache.eviction import evicts_unhit_first
 from tierfs.cache.memory_tier import MemoryTier
 from tierfs.cache.stats import CacheCounters
 from tierfs.cache.tier import PutOutcome, PutResult, Tier
@@ -78,9 +79,13 @@ class TieredBlockCache:
         """Insert freshly fetched (and so verified) bytes."""
         self.persist(key, self.store_in_memory(key, data))
 
-    @property
-    def memory_capacity(self) -> int:
-        return self._memory.spec.capacity if self._memory is not None else 0
+    def room_for_unpersisted(self) -> int:
+        """Bytes of new blocks that may wait to be persisted while the memory tier holds
+        them: half of it, if its policy evicts new blocks last (not ``lfu``, whose first
+        victims are the blocks never hit yet); else none."""
+        if self._memory is None or evicts_unhit_first(self._memory.spec.eviction):
+            return 0
+        return self._memory.spec.capacity // 2
 
     def store_in_memory(self, key: str, data: bytes) -> bytes | memoryview:
         """Insert into the memory tier (if any); returns what to ``persist`` from: the
