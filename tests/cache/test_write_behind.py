@@ -38,3 +38,12 @@ def test_submitted_stores_do_not_wait_for_deferred_ones():
     behind.submit(10, done.set)
     assert done.wait(5)
     assert behind.drain(5)
+
+
+def test_a_deferred_store_waits_for_quiet_at_most_a_second():
+    done = threading.Event()
+    behind = WriteBehind(64, max_deferred_bytes=100, busy=lambda: True)
+    started = time.monotonic()
+    behind.defer(10, done.set)
+    assert done.wait(5)
+    assert 0.9 <= time.monotonic() - started < 3  # other processes wait for it too

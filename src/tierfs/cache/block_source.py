@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -60,8 +61,6 @@ class BlockSource:
     def __init__(self, cache: TieredBlockCache, fetcher: Fetcher, block_size: int,
                  prefetch_workers: int = 2, max_pending_store_bytes: int = 64 * 2**20):
         self.cache = cache
-        self._fetching = 0
-        self._last_fetch_end = 0.0
         # persisting waits for a quiet moment: as many bytes as the memory tier holds for
         # it anyway, at least as many as the stores that cannot wait
         self._write_behind = WriteBehind(
@@ -76,6 +75,9 @@ class BlockSource:
 
     def _start_process_state(self) -> None:
         self._pid = os.getpid()
+        self._fetching = 0  # fetches under way (a hint for when to persist)
+        self._fetching_lock = threading.Lock()
+        self._last_fetch_end = 0.0
         self._flights = SingleFlight()
         self._prefetcher = ThreadPoolExecutor(self._prefetch_workers,
                                               thread_name_prefix="tierfs-prefetch")
@@ -236,12 +238,14 @@ class BlockSource:
 
     def _fetch_counted(self, requests: list[BlockRequest]) -> list[bytes]:
         """Fetch, keeping count of fetches under way (persisting waits for them)."""
-        self._fetching += 1  # a racing += may drift by one for a moment: only a hint
+        with self._fetching_lock:
+            self._fetching += 1
         try:
             return self.fetcher.fetch(requests)
         finally:
-            self._fetching -= 1
-            self._last_fetch_end = time.monotonic()
+            with self._fetching_lock:
+                self._fetching -= 1
+                self._last_fetch_end = time.monotonic()
 
     def _busy(self) -> bool:
         """Whether fetching is under way, or paused for less than a gap between reads."""

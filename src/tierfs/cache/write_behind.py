@@ -8,7 +8,8 @@ Two background threads do the work, each in order:
   callers wait only while more than ``max_pending_bytes`` are queued, so a fast cold
   read of a huge file never holds more than that in memory;
 - ``defer``: what may wait for a quiet moment (the ssd write). It waits while ``busy()``
-  says fetching is under way, until ``max_deferred_bytes`` have piled up, or until a
+  says fetching is under way, at most ``MAX_DEFER_SECONDS`` (other processes sharing the
+  directory wait for it too), until ``max_deferred_bytes`` have piled up, or until a
   ``drain``. On a 2-core machine, writing a block file cost the cold reader as much CPU
   as fetching it (new page-cache pages are expensive on a VM); deferred, a cold
   sequential read ran at 1.3x direct s3fs instead of 0.9-1.1x, and the files are
@@ -20,12 +21,14 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 logger = logging.getLogger(__name__)
 
 _BUSY_POLL_SECONDS = 0.01
+MAX_DEFER_SECONDS = 1.0
 _SOON, _QUIET = "soon", "quiet"  # the two queues: see the module docstring
 
 
@@ -71,12 +74,13 @@ class WriteBehind:
     def _enqueue(self, queue: str, size: int, store: Callable[[], None]) -> None:
         with self._changed:
             self._queued[queue] += size
-        self._executors[queue].submit(self._run, queue, size, store)
+        self._executors[queue].submit(self._run, queue, size, store, time.monotonic())
 
-    def _run(self, queue: str, size: int, store: Callable[[], None]) -> None:
+    def _run(self, queue: str, size: int, store: Callable[[], None], queued_at: float) -> None:
         with self._changed:
-            while queue == _QUIET and self._busy() and not self._draining \
-                    and self._queued[_QUIET] <= self.max_deferred_bytes:
+            while (queue == _QUIET and self._busy() and not self._draining
+                   and self._queued[_QUIET] <= self.max_deferred_bytes
+                   and time.monotonic() - queued_at < MAX_DEFER_SECONDS):
                 self._changed.wait(_BUSY_POLL_SECONDS)
         try:
             store()
