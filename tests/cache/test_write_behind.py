@@ -47,3 +47,16 @@ def test_a_deferred_store_waits_for_quiet_at_most_a_second():
     behind.defer(10, done.set)
     assert done.wait(5)
     assert 0.9 <= time.monotonic() - started < 3  # other processes wait for it too
+
+
+def test_deferring_waits_for_room_so_memory_stays_bounded():
+    gate = threading.Event()
+    behind = WriteBehind(64, max_deferred_bytes=100, busy=lambda: True)
+    behind.defer(60, lambda: gate.wait(5))  # a slow write, held up by the gate
+    second = threading.Thread(target=behind.defer, args=(60, lambda: None))
+    second.start()
+    second.join(0.3)
+    assert second.is_alive()  # 120 bytes would be over the bound: the caller waits
+    gate.set()
+    second.join(5)
+    assert not second.is_alive() and behind.drain(5)

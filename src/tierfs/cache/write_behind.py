@@ -9,8 +9,9 @@ Two background threads do the work, each in order:
   read of a huge file never holds more than that in memory;
 - ``defer``: what may wait for a quiet moment (the ssd write). It waits while ``busy()``
   says fetching is under way, at most ``MAX_DEFER_SECONDS`` (other processes sharing the
-  directory wait for it too), until ``max_deferred_bytes`` have piled up, or until a
-  ``drain``. On a 2-core machine, writing a block file cost the cold reader as much CPU
+  directory wait for it too), until ``max_deferred_bytes`` have piled up (then callers
+  wait for room, as for ``submit``: the writes set the pace of a long cold read), or
+  until a ``drain``. On a 2-core machine, writing a block file cost the cold reader as much CPU
   as fetching it (new page-cache pages are expensive on a VM); deferred, a cold
   sequential read ran at 1.3x direct s3fs instead of 0.9-1.1x, and the files are
   written right after. The deferred work holds what the memory tier holds anyway.
@@ -35,14 +36,14 @@ _SOON, _QUIET = "soon", "quiet"  # the two queues: see the module docstring
 class WriteBehind:
     def __init__(self, max_pending_bytes: int, max_deferred_bytes: int = 0,
                  busy: Callable[[], bool] = lambda: False):
-        self.max_pending_bytes = max_pending_bytes
-        self.max_deferred_bytes = max_deferred_bytes
+        self._bounds = {_SOON: max_pending_bytes, _QUIET: max_deferred_bytes}
         self._busy = busy
         self._start_process_state()
 
     def _start_process_state(self) -> None:
         self._pid = os.getpid()
         self._queued = {_SOON: 0, _QUIET: 0}  # bytes waiting or running, per queue
+        self._full = {_SOON: 0, _QUIET: 0}  # callers waiting for room, per queue
         self._draining = 0
         self._changed = threading.Condition()
         self._executors = {
@@ -59,27 +60,34 @@ class WriteBehind:
 
         ``wait=False`` is for callers on an event loop, which must not block: they may
         overshoot the bound by what they submit."""
-        self._check_process()
-        with self._changed:
-            if wait:
-                self._changed.wait_for(lambda: self._queued[_SOON] == 0 or
-                                       self._queued[_SOON] + size <= self.max_pending_bytes)
-        self._enqueue(_SOON, size, store)
+        self._enqueue(_SOON, size, store, wait)
 
     def defer(self, size: int, store: Callable[[], None]) -> None:
-        """Run ``store`` in the background once fetching is quiet (or the pile is too big)."""
-        self._check_process()
-        self._enqueue(_QUIET, size, store)
+        """Run ``store`` in the background once fetching is quiet; wait first while the
+        queue is over its bound (its head then runs at once: quiet or not, it must drain)."""
+        self._enqueue(_QUIET, size, store, wait=True)
 
-    def _enqueue(self, queue: str, size: int, store: Callable[[], None]) -> None:
+    def _enqueue(self, queue: str, size: int, store: Callable[[], None], wait: bool) -> None:
+        self._check_process()
         with self._changed:
+            if wait and not self._has_room(queue, size):
+                self._full[queue] += 1
+                self._changed.notify_all()
+                try:
+                    self._changed.wait_for(lambda: self._has_room(queue, size))
+                finally:
+                    self._full[queue] -= 1
             self._queued[queue] += size
         self._executors[queue].submit(self._run, queue, size, store, time.monotonic())
+
+    def _has_room(self, queue: str, size: int) -> bool:
+        queued = self._queued[queue]
+        return queued == 0 or queued + size <= self._bounds[queue]
 
     def _run(self, queue: str, size: int, store: Callable[[], None], queued_at: float) -> None:
         with self._changed:
             while (queue == _QUIET and self._busy() and not self._draining
-                   and self._queued[_QUIET] <= self.max_deferred_bytes
+                   and not self._full[_QUIET]
                    and time.monotonic() - queued_at < MAX_DEFER_SECONDS):
                 self._changed.wait(_BUSY_POLL_SECONDS)
         try:
