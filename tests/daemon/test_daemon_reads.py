@@ -106,7 +106,8 @@ def test_the_second_node_reads_a_cold_block_from_its_peer(seaweed, s3, bucket, s
     members = [f"http://127.0.0.1:{port}" for port in ports]
     first = start_daemon("a", port=ports[0], peers={"self": members[0], "members": members})
     second = start_daemon("b", port=ports[1], peers={"self": members[1], "members": members})
-    data = os.urandom(8 * MiB)
+    # 16 blocks, so that node one owns at least one of them in all but one run in 65536
+    data = os.urandom(16 * MiB)
     s3.pipe(f"{bucket}/f", data)
     # node one reads everything; each block is fetched by its owner, once
     assert daemon_fs(seaweed, first.url, short_circuit=False).cat_file(f"{bucket}/f") == data
@@ -126,7 +127,10 @@ def test_a_dead_peer_is_skipped_and_the_under_store_serves(seaweed, s3, bucket, 
     members = [f"http://127.0.0.1:{port}" for port in ports]
     alone = start_daemon("a", port=ports[0],
                          peers={"self": members[0], "members": members, "timeout": 0.3})
-    data = os.urandom(6 * MiB)
+    # each 1 MiB block has an even chance of being owned by the dead peer; with six blocks
+    # all of them landed on the live node one run in 64 and the peer was never asked.
+    # With 24 blocks that is one run in 16 million.
+    data = os.urandom(24 * MiB)
     s3.pipe(f"{bucket}/f", data)
     assert daemon_fs(seaweed, alone.url, short_circuit=False).cat_file(f"{bucket}/f") == data
     stats = alone.stats()
