@@ -131,6 +131,33 @@ def test_a_corrupted_block_file_is_detected_and_refetched(make_tierfs, s3, bucke
     assert fs.cache_stats()["under_store_bytes"] == 2 * len(data)
 
 
+def test_an_open_file_never_serves_a_block_rewritten_after_it_read_it(
+        make_tierfs, s3, bucket, tmp_path):
+    """A warm read of checked chunks takes no lock and hashes nothing (``_read_checked``):
+    the file's state, compared after each read, must still reveal the change."""
+    data = os.urandom(2 * BLOCK)
+    s3.pipe(f"{bucket}/f", data)
+    fs = make_tierfs(tiers=[{"medium": "ssd", "path": str(tmp_path / "ssd"), "capacity": "64MiB"}])
+    dest = bytearray(1000)
+    with fs.open(f"{bucket}/f") as file:
+        for _ in range(3):  # a miss; a hit that checks the chunk; a hit as checked
+            file.seek(BLOCK + 100)
+            assert file.readinto(dest) == len(dest) and dest == data[BLOCK + 100:BLOCK + 1100]
+            fs.cache_stats()  # the block is stored in the ssd tier
+        before = fs.cache_stats()
+        assert before["hits"] == 2
+        for victim in (tmp_path / "ssd" / "blocks").rglob("*"):
+            if victim.is_file():
+                with open(victim, "r+b") as raw:
+                    raw.seek(-(BLOCK - 500), os.SEEK_END)  # offset 500 of the block's data
+                    raw.write(b"\x00" * 4)
+        file.seek(BLOCK + 100)
+        assert file.readinto(dest) == len(dest) and dest == data[BLOCK + 100:BLOCK + 1100]
+    after = fs.cache_stats()
+    assert after["corrupt_blocks"] == 1
+    assert after["under_store_bytes"] - before["under_store_bytes"] == BLOCK  # that block again
+
+
 def test_ssd_tier_is_warm_after_a_restart(make_tierfs, s3, bucket, tmp_path):
     data = os.urandom(5 * BLOCK)
     s3.pipe(f"{bucket}/f", data)
