@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import pytest
 
+from tierfs.cache import memory_tier
 from tierfs.cache.config import TierSpec
 from tierfs.cache.huge_pages import HUGE_PAGE, huge_page_copy, worth_moving
 from tierfs.cache.memory_tier import MemoryTier
@@ -42,6 +44,25 @@ def test_the_memory_tier_keeps_fetched_bytes_then_moves_them_to_huge_pages():
     assert tier.move_to_huge_pages("k") is moved  # once
     assert tier.usage() == (len(data), 1)
     assert tier.move_to_huge_pages("absent") is None
+
+
+def test_only_blocks_read_again_a_while_after_they_arrived_are_reported(monkeypatch):
+    monkeypatch.setattr(memory_tier, "REREAD_SECONDS", 0.2)
+    tier = MemoryTier(TierSpec("memory", 8 * HUGE_PAGE))
+    reread = []
+    tier.on_reread = reread.append
+    dest = memoryview(bytearray(10))
+    tier.put("k", os.urandom(HUGE_PAGE))
+    assert tier.read_into("k", 0, 10, dest) and tier.get("k", 0, 10) is not None
+    assert reread == []  # read as it arrived: a streaming reader's block
+    time.sleep(0.25)
+    for _ in range(3):
+        assert tier.read_into("k", 0, 10, dest)
+    assert reread == ["k"]  # once
+    tier.remove("k")
+    tier.put("k", os.urandom(HUGE_PAGE))
+    time.sleep(0.25)
+    assert tier.get("k", 0, 10) is not None and reread == ["k", "k"]  # a new arrival
 
 
 def test_counters_from_many_threads_add_up_exactly():

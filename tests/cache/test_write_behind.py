@@ -60,3 +60,10 @@ def test_deferring_waits_for_room_so_memory_stays_bounded():
     gate.set()
     second.join(5)
     assert not second.is_alive() and behind.drain(5)
+
+
+def test_a_drain_waits_for_jobs_that_hold_no_bytes():
+    done = threading.Event()
+    behind = WriteBehind(64, max_deferred_bytes=100, busy=lambda: True)
+    behind.defer(0, lambda: (time.sleep(0.2), done.set()), wait=False)
+    assert behind.drain(5) and done.is_set()

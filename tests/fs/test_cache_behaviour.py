@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 from tests.fs.conftest import BLOCK
+from tierfs.cache import memory_tier
+from tierfs.cache.huge_pages import HUGE_PAGE, worth_moving
 
 
 def test_second_full_read_adds_nothing_to_under_store_bytes(make_tierfs, s3, bucket):
@@ -156,6 +159,27 @@ def test_an_open_file_never_serves_a_block_rewritten_after_it_read_it(
     after = fs.cache_stats()
     assert after["corrupt_blocks"] == 1
     assert after["under_store_bytes"] - before["under_store_bytes"] == BLOCK  # that block again
+
+
+def test_blocks_read_again_later_move_into_huge_pages_and_streamed_ones_do_not(
+        make_tierfs, s3, bucket, monkeypatch):
+    monkeypatch.setattr(memory_tier, "REREAD_SECONDS", 0.3)
+    block = 2 * HUGE_PAGE
+    data = os.urandom(3 * block)
+    s3.pipe(f"{bucket}/f", data)
+    fs = make_tierfs(tiers=[{"medium": "memory", "capacity": "64MiB"}], block_size=block)
+    assert fs.cat_file(f"{bucket}/f") == data
+    assert fs.cat_file(f"{bucket}/f", 0, 100) == data[:100]  # read again at once
+    fs.cache_stats()  # every background job is done
+    memory = fs.cache.tiers[0]
+    keys = list(memory._blocks)
+    assert len(keys) == 3 and all(worth_moving(memory.get_block(key)) for key in keys)
+    time.sleep(0.35)
+    assert fs.cat_file(f"{bucket}/f", block + 5, block + 105) == data[block + 5:block + 105]
+    fs.cache_stats()
+    moved = [key for key in keys if not worth_moving(memory.get_block(key))]
+    assert len(moved) == 1  # the block read again a while later, alone
+    assert fs.cat_file(f"{bucket}/f") == data
 
 
 def test_ssd_tier_is_warm_after_a_restart(make_tierfs, s3, bucket, tmp_path):

@@ -67,6 +67,7 @@ class BlockSource:
             max_pending_store_bytes,
             max_deferred_bytes=max(max_pending_store_bytes, cache.room_for_unpersisted()),
             busy=self._busy)
+        cache.on_memory_reread(self._move_to_huge_pages_later)
         self.fetcher = fetcher
         self.block_size = block_size
         self.counters = cache.counters
@@ -262,25 +263,31 @@ class BlockSource:
         size = sum(map(len, new.values()))
 
         def into_memory() -> None:
-            held = {}
             try:
-                held = {key: self.cache.store_in_memory(key, data) for key, data in new.items()}
+                for key, data in new.items():
+                    self.cache.store_in_memory(key, data)
             finally:
                 answered = [key for key in blocks if key not in new or self.cache.in_memory(key)]
                 for key in answered:
                     self._flights.close(key)
                 unanswered = [key for key in blocks if key not in answered]
-                self._write_behind.defer(size, lambda: self._persist(held, unanswered))
+                self._write_behind.defer(size, lambda: self._persist(new, unanswered))
 
         self._write_behind.submit(size, into_memory, wait=wait)
 
-    def _persist(self, held: dict[str, bytes | memoryview], still_open: list[str]) -> None:
+    def _persist(self, new: dict[str, bytes], still_open: list[str]) -> None:
         try:
-            for key, data in held.items():
-                self.cache.persist(key, self.cache.settle_in_memory(key, data))
+            for key, data in new.items():
+                self.cache.persist(key, data)
         finally:
             for key in still_open:
                 self._flights.close(key)
+
+    def _move_to_huge_pages_later(self, key: str) -> None:
+        """A block read again in the memory tier: move it into huge pages when fetching is
+        quiet. It holds no memory the tier does not hold already, so it never waits for
+        room."""
+        self._write_behind.defer(0, lambda: self.cache.move_to_huge_pages(key), wait=False)
 
     def contains(self, obj: ObjectRef, index: int) -> bool:
         """Whether block ``index`` of ``obj`` is in a tier; counts nothing, moves nothing."""

@@ -15,6 +15,8 @@ counters' lock is taken last.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from tierfs.cache.config import TierSpec
 from tierfs.cache.directory_tier import DirectoryTier
 from tierfs.cache.eviction import evicts_unhit_first
@@ -77,7 +79,8 @@ class TieredBlockCache:
 
     def store(self, key: str, data: bytes) -> None:
         """Insert freshly fetched (and so verified) bytes."""
-        self.persist(key, self.store_in_memory(key, data))
+        self.store_in_memory(key, data)
+        self.persist(key, data)
 
     def room_for_unpersisted(self) -> int:
         """Bytes of new blocks that may wait to be persisted while the memory tier holds
@@ -87,22 +90,22 @@ class TieredBlockCache:
             return 0
         return self._memory.spec.capacity // 2
 
-    def store_in_memory(self, key: str, data: bytes) -> bytes | memoryview:
-        """Insert into the memory tier (if any); returns what to ``persist`` from: the
-        memory tier's block when it has one."""
-        if self._memory is None:
-            return data
-        self._settle(self._memory, self._memory.put(key, data))
-        held = self._memory.get_block(key)
-        return data if held is None else held
+    def store_in_memory(self, key: str, data: bytes) -> None:
+        """Insert into the memory tier (if any)."""
+        if self._memory is not None:
+            self._settle(self._memory, self._memory.put(key, data))
 
-    def settle_in_memory(self, key: str, data: bytes | memoryview) -> bytes | memoryview:
-        """Move ``key``'s memory copy into huge pages (see ``MemoryTier``); returns what to
-        ``persist`` from: that copy, or ``data`` if the memory tier no longer has it."""
-        if self._memory is None:
-            return data
-        held = self._memory.move_to_huge_pages(key)
-        return data if held is None else held
+    def on_memory_reread(self, move_later: Callable[[str], None]) -> None:
+        """Have ``move_later(key)`` called when a block of the memory tier is read again
+        a while after it arrived (see ``MemoryTier``): it should run
+        ``move_to_huge_pages(key)`` off the reader's path."""
+        if self._memory is not None:
+            self._memory.on_reread = move_later
+
+    def move_to_huge_pages(self, key: str) -> None:
+        """Move ``key``'s memory copy into huge pages (see ``MemoryTier``)."""
+        if self._memory is not None:
+            self._memory.move_to_huge_pages(key)
 
     def in_memory(self, key: str) -> bool:
         return self._memory is not None and self._memory.contains(key)

@@ -43,6 +43,7 @@ class WriteBehind:
     def _start_process_state(self) -> None:
         self._pid = os.getpid()
         self._queued = {_SOON: 0, _QUIET: 0}  # bytes waiting or running, per queue
+        self._jobs = 0  # jobs waiting or running (some hold no bytes), for ``drain``
         self._full = {_SOON: 0, _QUIET: 0}  # callers waiting for room, per queue
         self._draining = 0
         self._changed = threading.Condition()
@@ -62,10 +63,11 @@ class WriteBehind:
         overshoot the bound by what they submit."""
         self._enqueue(_SOON, size, store, wait)
 
-    def defer(self, size: int, store: Callable[[], None]) -> None:
+    def defer(self, size: int, store: Callable[[], None], *, wait: bool = True) -> None:
         """Run ``store`` in the background once fetching is quiet; wait first while the
-        queue is over its bound (its head then runs at once: quiet or not, it must drain)."""
-        self._enqueue(_QUIET, size, store, wait=True)
+        queue is over its bound (its head then runs at once: quiet or not, it must drain).
+        ``wait=False`` as for ``submit``."""
+        self._enqueue(_QUIET, size, store, wait)
 
     def _enqueue(self, queue: str, size: int, store: Callable[[], None], wait: bool) -> None:
         self._check_process()
@@ -78,6 +80,7 @@ class WriteBehind:
                 finally:
                     self._full[queue] -= 1
             self._queued[queue] += size
+            self._jobs += 1
         self._executors[queue].submit(self._run, queue, size, store, time.monotonic())
 
     def _has_room(self, queue: str, size: int) -> bool:
@@ -97,6 +100,7 @@ class WriteBehind:
         finally:
             with self._changed:
                 self._queued[queue] -= size
+                self._jobs -= 1
                 self._changed.notify_all()
 
     def drain(self, timeout: float | None = None) -> bool:
@@ -107,6 +111,6 @@ class WriteBehind:
             self._draining += 1
             self._changed.notify_all()
             try:
-                return self._changed.wait_for(lambda: not any(self._queued.values()), timeout)
+                return self._changed.wait_for(lambda: not self._jobs, timeout)
             finally:
                 self._draining -= 1
