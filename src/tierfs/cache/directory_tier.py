@@ -28,6 +28,7 @@ from tierfs.cache.block_files import BlockFiles, read_block_file
 from tierfs.cache.block_format import CorruptBlock, chunk_size_for, encode_header
 from tierfs.cache.block_key import is_block_key
 from tierfs.cache.config import TierSpec
+from tierfs.cache.direct_write import DirectWriter
 from tierfs.cache.eviction import order_by
 from tierfs.cache.tier import PutOutcome, PutResult, Victim
 
@@ -59,6 +60,7 @@ class DirectoryTier:
         self._staging.mkdir(parents=True, exist_ok=True)
         self._order = order_by(spec.eviction)
         self._files = BlockFiles(self._blocks, self._drop_corrupt)
+        self._writer = DirectWriter()
         self.corrupt_blocks = 0
         self._open_process_state()
         self._remove_leftovers()
@@ -160,7 +162,7 @@ class DirectoryTier:
         if size > self.spec.capacity:
             return PutOutcome(PutResult.TOO_LARGE)
         staged = self._staging_name("w")
-        self._write_file(staged, header, data)
+        self._writer.write_new(os.fspath(staged), (header, data))
         victims: list[Victim] = []
         try:
             with self._lock, self._transaction() as conn:
@@ -207,17 +209,6 @@ class DirectoryTier:
 
     def _staging_name(self, kind: str) -> Path:
         return self._staging / f"{kind}-{os.getpid()}-{uuid.uuid4().hex}"
-
-    @staticmethod
-    def _write_file(path: Path, header: bytes, data: bytes) -> None:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            for part in (header, data):
-                view = memoryview(part)
-                while view:
-                    view = view[os.write(fd, view):]
-        finally:
-            os.close(fd)
 
     def remove(self, key: str) -> bool:
         with self._lock, self._transaction() as conn:

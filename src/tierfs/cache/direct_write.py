@@ -1,0 +1,113 @@
+"""Writing new block files around the page cache (``O_DIRECT``), where the filesystem allows.
+
+Why: on this VM a buffered 4 MiB write into fresh page-cache pages cost 6-13 ms of CPU
+(new pages are expensive for the guest), the same write with ``O_DIRECT`` 0.2-0.5 ms,
+and its wait for the device releases the GIL. During a long cold read that CPU was taken
+from fetching: 1 GiB read through a 256 MiB memory tier took 1.5x as long as direct s3fs
+with buffered block files, 1.2x with direct ones. A block file is read back through the
+page cache as usual, so its first read after the write comes from the device (where an
+ssd tier keeps its blocks anyway once they outgrow memory).
+
+``O_DIRECT`` wants an aligned buffer, length and offset, so the parts are copied into a
+reusable page-aligned buffer (a 4 MiB copy is a tenth of the buffered write's cost) and a
+tail shorter than a page is written through the page cache. Filesystems that refuse
+``O_DIRECT`` (tmpfs, some network filesystems) get a plain buffered write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import mmap
+import os
+import threading
+from collections.abc import Sequence
+
+_ALIGN = 4096  # covers the logical block size of every device we expect
+_O_DIRECT = getattr(os, "O_DIRECT", 0)
+_KEPT_BUFFERS = 2  # writes usually come from one background thread; spares are freed
+
+
+class DirectWriter:
+    """Creates files whose bytes skip the page cache; one per directory tier."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._spare: list[mmap.mmap] = []
+        self._direct = bool(_O_DIRECT)  # until the filesystem refuses it
+
+    def write_new(self, path: str, parts: Sequence[bytes | memoryview]) -> None:
+        """Create ``path`` (it must not exist yet) holding ``parts`` end to end."""
+        total = sum(len(part) for part in parts)
+        whole = total - total % _ALIGN
+        if self._direct and whole:
+            try:
+                self._write_direct(path, parts, whole)
+                return
+            except OSError as error:
+                if error.errno != errno.EINVAL:
+                    raise
+                self._direct = False  # this filesystem does not do O_DIRECT
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+        _write_buffered(path, parts)
+
+    def _write_direct(self, path: str, parts: Sequence[bytes | memoryview], whole: int) -> None:
+        buffer = self._take(whole)
+        try:
+            view = memoryview(buffer)
+            tail = _gather(parts, view, whole)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_DIRECT, 0o600)
+            try:
+                _write_all(fd, view[:whole])
+                if tail:
+                    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~_O_DIRECT)
+                    _write_all(fd, tail)
+            finally:
+                os.close(fd)
+                view.release()
+        finally:
+            self._give_back(buffer)
+
+    def _take(self, size: int) -> mmap.mmap:
+        with self._lock:
+            for index, buffer in enumerate(self._spare):
+                if len(buffer) >= size:
+                    return self._spare.pop(index)
+        return mmap.mmap(-1, size)  # anonymous mappings are page-aligned
+
+    def _give_back(self, buffer: mmap.mmap) -> None:
+        with self._lock:
+            if len(self._spare) < _KEPT_BUFFERS:
+                self._spare.append(buffer)
+                return
+        buffer.close()
+
+
+def _gather(parts: Sequence[bytes | memoryview], into: memoryview, whole: int) -> bytes:
+    """Copy the first ``whole`` bytes of ``parts`` into ``into``; return the rest."""
+    at = 0
+    rest = []
+    for part in parts:
+        part = memoryview(part).cast("B")
+        take = max(0, min(len(part), whole - at))
+        into[at:at + take] = part[:take]
+        at += take
+        rest.append(part[take:])
+    return b"".join(rest)
+
+
+def _write_all(fd: int, data: bytes | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _write_buffered(path: str, parts: Sequence[bytes | memoryview]) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        for part in parts:
+            _write_all(fd, part)
+    finally:
+        os.close(fd)
