@@ -12,7 +12,12 @@ from tests.fs.conftest import BLOCK
 
 def read_everything(storage_options, tiers, paths, expected_digests, rounds, queue):
     """Runs in a spawned process: read every file ``rounds`` times and check its bytes."""
+    import faulthandler
     import hashlib
+
+    # a worker stuck for minutes prints every thread's stack (this test once timed out,
+    # and that run could not be reproduced in 40 more)
+    faulthandler.dump_traceback_later(180, exit=True)
 
     fs = fsspec.filesystem("tierfs", target_protocol="s3", target_options=storage_options,
                            tiers=tiers, block_size=BLOCK, skip_instance_cache=True)

@@ -13,6 +13,7 @@ database lock (via BEGIN IMMEDIATE). Nothing else is acquired while they are hel
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import sqlite3
@@ -69,6 +70,8 @@ class DirectoryTier:
 
     def _open_process_state(self) -> None:
         self._pid = os.getpid()
+        self._token = uuid.uuid4().hex[:12]
+        self._sequence = itertools.count()
         self._lock = threading.Lock()
         self._pending_access: dict[str, int] = {}
         self._last_flush = time.monotonic()
@@ -80,9 +83,12 @@ class DirectoryTier:
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(_SCHEMA)
 
-    def _connection(self) -> sqlite3.Connection:
+    def _check_process(self) -> None:
         if self._pid != os.getpid():
             self._open_process_state()
+
+    def _connection(self) -> sqlite3.Connection:
+        self._check_process()
         return self._conn
 
     # -- reads --
@@ -164,6 +170,7 @@ class DirectoryTier:
         staged = self._staging_name("w")
         self._writer.write_new(os.fspath(staged), (header, data))
         victims: list[Victim] = []
+        published = False
         try:
             with self._lock, self._transaction() as conn:
                 self._flush_access(conn)
@@ -178,10 +185,11 @@ class DirectoryTier:
                     (key, size, now, now),
                 )
                 conn.execute("UPDATE usage SET used = ?", (used + size,))
-                final.parent.mkdir(exist_ok=True)
-                os.rename(staged, final)
+                _rename_into_shard(staged, final)
+                published = True
         finally:
-            staged.unlink(missing_ok=True)
+            if not published:
+                staged.unlink(missing_ok=True)
         return PutOutcome(PutResult.STORED, victims)
 
     def _evict_batch(self, conn: sqlite3.Connection, needed: int, victims: list[Victim]) -> int:
@@ -208,7 +216,11 @@ class DirectoryTier:
         return freed
 
     def _staging_name(self, kind: str) -> Path:
-        return self._staging / f"{kind}-{os.getpid()}-{uuid.uuid4().hex}"
+        """A name no other writer uses: the pid (see ``_remove_leftovers``), a token
+        against pid reuse and a counter. No syscall: on a busy reader every one is a
+        chance to lose the GIL for a while."""
+        self._check_process()  # a forked child must not count on from its parent's names
+        return self._staging / f"{kind}-{self._pid}-{self._token}{next(self._sequence)}"
 
     def remove(self, key: str) -> bool:
         with self._lock, self._transaction() as conn:
@@ -251,6 +263,16 @@ class DirectoryTier:
                 for block in shard.iterdir():
                     if block.name not in indexed:
                         block.unlink(missing_ok=True)
+
+
+def _rename_into_shard(staged: Path, final: Path) -> None:
+    """Move a staged file to its final name, creating the shard directory only when it is
+    missing (most blocks land in a shard that exists: no ``mkdir`` for them)."""
+    try:
+        os.rename(staged, final)
+    except FileNotFoundError:
+        final.parent.mkdir(exist_ok=True)
+        os.rename(staged, final)
 
 
 def _process_alive(pid: int) -> bool:
