@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from tierfs.cache.write_behind import WriteBehind
 
 
@@ -67,3 +69,12 @@ def test_a_drain_waits_for_jobs_that_hold_no_bytes():
     behind = WriteBehind(64, max_deferred_bytes=100, busy=lambda: True)
     behind.defer(0, lambda: (time.sleep(0.2), done.set()), wait=False)
     assert behind.drain(5) and done.is_set()
+
+
+def test_a_job_that_cannot_be_scheduled_is_not_waited_for():
+    behind = WriteBehind(64, max_deferred_bytes=100)
+    for executor in behind._executors.values():
+        executor.shutdown()  # as at interpreter exit: nothing new is scheduled
+    with pytest.raises(RuntimeError):
+        behind.defer(10, lambda: None)
+    assert behind.drain(1)

@@ -81,7 +81,11 @@ class WriteBehind:
                     self._full[queue] -= 1
             self._queued[queue] += size
             self._jobs += 1
-        self._executors[queue].submit(self._run, queue, size, store, time.monotonic())
+        try:
+            self._executors[queue].submit(self._run, queue, size, store, time.monotonic())
+        except RuntimeError:  # the interpreter is exiting: the job will never run, and a
+            self._finished(queue, size)  # drain must not wait for it
+            raise
 
     def _has_room(self, queue: str, size: int) -> bool:
         queued = self._queued[queue]
@@ -98,10 +102,13 @@ class WriteBehind:
         except Exception:  # noqa: BLE001 - the cache is an optimisation; the read succeeded
             logger.exception("storing fetched blocks failed")
         finally:
-            with self._changed:
-                self._queued[queue] -= size
-                self._jobs -= 1
-                self._changed.notify_all()
+            self._finished(queue, size)
+
+    def _finished(self, queue: str, size: int) -> None:
+        with self._changed:
+            self._queued[queue] -= size
+            self._jobs -= 1
+            self._changed.notify_all()
 
     def drain(self, timeout: float | None = None) -> bool:
         """Wait until every submitted and deferred store has finished."""
