@@ -11,7 +11,7 @@ ssd tier keeps its blocks anyway once they outgrow memory).
 ``O_DIRECT`` wants an aligned buffer, length and offset, so the parts are copied into a
 reusable page-aligned buffer (a 4 MiB copy is a tenth of the buffered write's cost) and a
 tail shorter than a page is written through the page cache. Filesystems that refuse
-``O_DIRECT`` (tmpfs, some network filesystems) get a plain buffered write.
+``O_DIRECT`` (some FUSE and network filesystems) get a plain buffered write.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from collections.abc import Sequence
 
 _ALIGN = 4096  # covers the logical block size of every device we expect
 _O_DIRECT = getattr(os, "O_DIRECT", 0)
+_REFUSED = {errno.EINVAL, errno.EOPNOTSUPP}  # how filesystems without O_DIRECT say so
 _KEPT_BUFFERS = 2  # writes usually come from one background thread; spares are freed
 
 
@@ -46,7 +47,7 @@ class DirectWriter:
                 self._write_direct(path, parts, whole)
                 return
             except OSError as error:
-                if error.errno != errno.EINVAL:
+                if error.errno not in _REFUSED:
                     raise
                 self._direct = False  # this filesystem does not do O_DIRECT
                 with contextlib.suppress(FileNotFoundError):
