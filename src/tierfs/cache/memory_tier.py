@@ -6,13 +6,12 @@ A block is kept as it arrives (``bytes`` are not copied). A block still being re
 background, into memory backed by 2 MiB pages where the kernel allows it (see
 ``huge_pages``: copying out of them is a third faster). A streaming reader is done with
 a block within tens of milliseconds of its arrival (read-ahead keeps it a few blocks
-ahead), so its blocks are never moved: getting fresh
-huge pages can mean the kernel compacting memory first, and a 1 GiB cold read through a
-256 MiB memory tier that moved every block took 2.2x as long as direct s3fs (1.3x
-without the moves). Reads return memoryview slices, so serving a hit copies nothing
-until the caller's own buffer. Bytes enter this tier only after they were verified
-(fetched and checksummed, or read back from a checksummed block file); process memory is
-not what checksums guard.
+ahead), so its blocks are never moved: getting fresh huge pages can mean the kernel
+compacting memory first, and a 1 GiB cold read through a 256 MiB memory tier that moved
+every block took 2.2x as long as direct s3fs (1.3x without the moves). Reads return
+memoryview slices, so serving a hit copies nothing until the caller's own buffer. Bytes
+enter this tier only after they were verified (fetched and checksummed, or read back
+from a checksummed block file); process memory is not what checksums guard.
 """
 
 from __future__ import annotations
