@@ -1,7 +1,8 @@
 """The file object ``TierFileSystem.open(path, "rb")`` returns.
 
 Reads copy straight from cached blocks into the caller's buffer (``readinto``) or into
-the one result ``bytes`` (``read``); nothing else is copied. A reader that keeps reading
+the one result ``bytes`` (``read``; a tier that read the range into new ``bytes`` hands
+over that object); nothing else is copied. A reader that keeps reading
 where it stopped is sequential: it asks for a read-ahead window of blocks that grows
 with each sequential read, so the next blocks are already in flight when it gets there.
 """
@@ -101,8 +102,8 @@ class TieredReadFile(io.RawIOBase):
         index = start // block_size
         if (end - 1) // block_size == index:  # the common case: one block, often a hit
             base = index * block_size
-            return bytes(self._source.read_within_block(self.obj, index, start - base,
-                                                        end - base))
+            return _as_bytes(self._source.read_within_block(self.obj, index, start - base,
+                                                            end - base))
         return b"".join(self._source.read(self.obj, start, end))
 
     def readall(self) -> bytes:
@@ -121,3 +122,11 @@ class TieredReadFile(io.RawIOBase):
 
     def __repr__(self) -> str:
         return f"<TieredReadFile {self.path!r} size={self.size}>"
+
+
+def _as_bytes(view: memoryview) -> bytes:
+    """The bytes of ``view``: the object under it when it covers all of an immutable one."""
+    whole = view.obj
+    if type(whole) is bytes and view.nbytes == len(whole):
+        return whole
+    return bytes(view)

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from tierfs.cache import block_format
-from tierfs.cache.block_files import BlockFiles
+from tierfs.cache import block_files, block_format
+from tierfs.cache.block_files import MAPPED_READ_LIMIT, BlockFiles
 from tierfs.cache.block_format import chunk_size_for, encode_header
 
 CHUNK = 64 * 2**10
@@ -71,3 +71,87 @@ def test_a_truncated_file_is_never_read_past_its_end(stored):
     os.truncate(path, path.stat().st_size - 1)
     assert files.read(KEY, 3 * CHUNK, 4 * CHUNK) is None
     assert corrupt
+
+
+def _store_block(directory, key: str, data: bytes):
+    path = directory / key[:2] / key
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(encode_header(data, chunk_size_for(len(data))) + data)
+    return path
+
+
+def _mapped_keys(files: BlockFiles) -> set[str]:
+    return {key for key, handle in files._handles.items() if handle.mapped}
+
+
+@pytest.fixture
+def large(tmp_path):
+    """A block well over MAPPED_READ_LIMIT, so small reads of it go through a mapping."""
+    data = os.urandom(4 * MAPPED_READ_LIMIT + 12345)
+    path = _store_block(tmp_path, KEY, data)
+    corrupt = []
+    files = BlockFiles(tmp_path, lambda key, error: corrupt.append((key, str(error))))
+    return files, path, data, corrupt
+
+
+def _read_into(files: BlockFiles, start: int, end: int) -> bytes | None:
+    dest = memoryview(bytearray(end - start))
+    return bytes(dest) if files.read_into(KEY, start, end, dest) else None
+
+
+def test_small_reads_of_a_large_block_are_copied_from_a_mapping(large, monkeypatch):
+    files, _path, data, corrupt = large
+    assert _read_into(files, 1000, 70000) == data[1000:70000]
+    assert _mapped_keys(files) == {KEY}
+    assert bytes(files.read(KEY, 0, None)) == data  # every chunk checked
+    monkeypatch.setattr(os, "preadv", None)  # the warm small reads must not need it
+    for start in (0, 5, MAPPED_READ_LIMIT - 7, len(data) - 4096):
+        assert _read_into(files, start, start + 4096) == data[start:start + 4096]
+    assert not corrupt
+
+
+def test_large_reads_do_not_map(large):
+    files, _path, data, _corrupt = large
+    assert _read_into(files, 0, MAPPED_READ_LIMIT + 1) == data[:MAPPED_READ_LIMIT + 1]
+    assert bytes(files.read(KEY, 0, None)) == data
+    assert _mapped_keys(files) == set()
+    assert _read_into(files, 5, 105) == data[5:105]  # a small read maps it
+    assert _mapped_keys(files) == {KEY}
+
+
+def test_a_rewrite_is_caught_before_a_mapped_copy(large):
+    files, path, data, corrupt = large
+    assert _read_into(files, 0, 4096) == data[:4096]
+    assert _mapped_keys(files) == {KEY}
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.pwrite(fd, b"\xff", path.stat().st_size - len(data) + 10)  # in place, byte 10
+    finally:
+        os.close(fd)
+    assert _read_into(files, 0, 4096) is None
+    assert [key for key, _ in corrupt] == [KEY]
+
+
+def test_a_truncated_mapped_file_is_not_touched_through_its_mapping(large):
+    files, path, data, corrupt = large
+    tail = len(data) - 4096
+    assert _read_into(files, tail, len(data)) == data[tail:]
+    assert _mapped_keys(files) == {KEY}
+    os.truncate(path, path.stat().st_size - 3 * MAPPED_READ_LIMIT)  # pages of the mapping
+    assert _read_into(files, tail, len(data)) is None  # a copy would have raised SIGBUS
+    assert corrupt
+
+
+def test_mappings_are_bounded(tmp_path, monkeypatch):
+    monkeypatch.setattr(block_files, "_MAPPED_BLOCKS", 3)
+    files = BlockFiles(tmp_path, lambda key, error: pytest.fail(f"{key}: {error}"))
+    blocks = {f"{n:02x}" * 16: os.urandom(2 * MAPPED_READ_LIMIT) for n in range(6)}
+    for key, data in blocks.items():
+        _store_block(tmp_path, key, data)
+    for key, data in blocks.items():
+        dest = memoryview(bytearray(100))
+        assert files.read_into(key, 7, 107, dest) and bytes(dest) == data[7:107]
+    assert _mapped_keys(files) == set(list(blocks)[-3:])
+    for key, data in blocks.items():  # unmapped handles read with preadv
+        dest = memoryview(bytearray(100))
+        assert files.read_into(key, 200, 300, dest) and bytes(dest) == data[200:300]

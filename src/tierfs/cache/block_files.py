@@ -5,24 +5,37 @@ read its directories directly (short-circuit reads). The bytes behind a key neve
 (keys carry the object version), so an open handle is as good as a fresh open; a handle
 whose file was unlinked is retired when next touched, and handles are reference-counted
 so none is closed while another thread is still reading through it (except by the hot
-path of checked ranges, which takes no lock and checks the file's state after reading).
+path of checked ranges, which takes no lock and checks the file's state instead).
 
 Verification is remembered per *state* of a file: its inode, size, mtime and ctime, which
 an ``fstat`` before every read compares. A chunk's checksum is checked the first time this
-process reads it from that state; later reads of checked chunks are one ``preadv`` of
-exactly the range asked for, straight into the caller's buffer, as a local file read is.
-Any write to the file, a truncation or a replacement changes its state and so forgets
-what was checked. (Hashing whole chunks on every read made a warm 64 KiB read five times
-slower than a local ``pread``.) What this cannot see is a disk returning other bytes for
-a page the kernel drops and reads again with no write in between; JuiceFS's default
-``verify-cache-checksum=full`` does not check partial reads at all.
+process reads it from that state; later reads of checked chunks copy exactly the range
+asked for, straight into the caller's buffer. Any write to the file, a truncation or a
+replacement changes its state and so forgets what was checked. (Hashing whole chunks on
+every read made a warm 64 KiB read five times slower than a local ``pread``.) What this
+cannot see is a disk returning other bytes for a page the kernel drops and reads again
+with no write in between; JuiceFS's default ``verify-cache-checksum=full`` does not check
+partial reads at all.
+
+Small reads (up to ``MAPPED_READ_LIMIT``) of checked chunks are a ``memcpy`` from a
+read-only mapping of the file, large ones a ``preadv``. Block files are written with
+``O_DIRECT`` (``direct_write``), so their page cache is filled later by the readers: random
+reads leave it in 4 KiB folios, where a 64 KiB ``pread`` cost 8.5 us against 5.1 us for a
+file written through the page cache; the copy from a mapping cost 4.9 us and 4.6 us
+(``fstat`` included). Large reads stay ``preadv`` because mapped pages count towards the
+reader's resident set, which a 4 GiB stream must not grow; the mappings are few
+(``_MAPPED_BLOCKS``). Nothing tierfs does truncates a block file in place (files are
+replaced by renames), and the state is compared before the mapping is touched, so a
+truncation only reaches a mapping (as SIGBUS) if something else truncates the file in the
+microseconds of the copy.
 
 Lock order: ``self._lock`` is a leaf; it guards the handle table, the reference counts
-and the table of known states.
+and the tables of known states and of mappings.
 """
 
 from __future__ import annotations
 
+import mmap
 import os
 import resource
 import threading
@@ -36,6 +49,9 @@ from tierfs.cache.block_key import is_block_key
 
 HEADER_READ = 4096  # block_format keeps every header within one page
 _KNOWN_STATES = 4096  # parsed headers and checked chunks kept, open handle or not
+MAPPED_READ_LIMIT = 256 * 1024  # larger reads are a preadv (see the module docstring)
+_MAPPED_BLOCKS = 64  # mappings kept per directory: 256 MiB of 4 MiB blocks at most
+_NOT_MAPPED = memoryview(b"")  # a handle that reads by preadv: small block, or no room
 
 
 def default_handle_budget() -> int:
@@ -63,10 +79,14 @@ class _Known:
 
 
 class _Handle:
-    __slots__ = ("fd", "known", "refs", "retired")
+    __slots__ = ("fd", "known", "refs", "retired", "mapped")
 
     def __init__(self, fd: int, known: _Known):
         self.fd, self.known, self.refs, self.retired = fd, known, 0, False
+        # a view of a read-only mapping of the whole file, made at its first small read
+        # (None until then); dropping the last reference unmaps it, so a reader holding it
+        # is never cut off
+        self.mapped: memoryview | None = None
 
 
 class BlockFiles:
@@ -86,6 +106,7 @@ class BlockFiles:
         self._lock = threading.Lock()
         self._handles: OrderedDict[str, _Handle] = OrderedDict()
         self._known: OrderedDict[str, _Known] = OrderedDict()
+        self._mapped: OrderedDict[str, _Handle] = OrderedDict()
 
     def location(self, key: str) -> str:
         """Where ``key`` lives; only hex digests are keys, so no path can escape the dir."""
@@ -126,11 +147,11 @@ class BlockFiles:
         with self._lock:
             previous = self._handles.pop(key, None)
             self._handles[key] = handle
-            retired = [previous] if previous else []
+            retired = [(key, previous)] if previous else []
             while len(self._handles) > self._max_handles:
-                retired.append(self._handles.popitem(last=False)[1])
-            for old in retired:
-                self._retire_locked(old)
+                retired.append(self._handles.popitem(last=False))
+            for old_key, old in retired:
+                self._retire_locked(old_key, old)
         return handle
 
     def _known_state(self, key: str, fd: int) -> _Known:
@@ -154,10 +175,34 @@ class BlockFiles:
             if handle.retired and handle.refs == 0:
                 os.close(handle.fd)
 
-    def _retire_locked(self, handle: _Handle) -> None:
+    def _retire_locked(self, key: str, handle: _Handle) -> None:
         handle.retired = True
+        handle.mapped = _NOT_MAPPED
+        if self._mapped.get(key) is handle:
+            del self._mapped[key]
         if handle.refs == 0:
             os.close(handle.fd)
+
+    def _map(self, key: str, handle: _Handle) -> None:
+        """Map the file of a pinned handle for small reads of parts of it (a small block
+        read whole gains nothing), unmapping the oldest beyond ``_MAPPED_BLOCKS``. A handle
+        is mapped once: one that lost its mapping reads by ``preadv`` until it is opened
+        again, so a working set beyond the bound does not map and unmap at every read."""
+        mapped = _NOT_MAPPED
+        if handle.known.header.data_length > MAPPED_READ_LIMIT:
+            try:
+                mapped = memoryview(mmap.mmap(handle.fd, 0, access=mmap.ACCESS_READ))
+            except (OSError, ValueError):  # a file system that cannot map
+                pass
+        with self._lock:
+            if handle.retired or handle.mapped is not None:
+                return
+            handle.mapped = mapped
+            if mapped is _NOT_MAPPED:
+                return
+            self._mapped[key] = handle
+            while len(self._mapped) > _MAPPED_BLOCKS:
+                self._mapped.popitem(last=False)[1].mapped = _NOT_MAPPED
 
     def forget(self, key: str) -> None:
         """Stop reusing the handle of ``key`` (its file is being removed or replaced)."""
@@ -165,13 +210,13 @@ class BlockFiles:
             self._known.pop(key, None)
             handle = self._handles.pop(key, None)
             if handle is not None:
-                self._retire_locked(handle)
+                self._retire_locked(key, handle)
 
     def forget_all(self) -> None:
         with self._lock:
             self._known.clear()
             while self._handles:
-                self._retire_locked(self._handles.popitem()[1])
+                self._retire_locked(*self._handles.popitem())
 
     # -- reads --
 
@@ -183,7 +228,11 @@ class BlockFiles:
         return handle.known.header.data_length
 
     def read(self, key: str, start: int, end: int | None) -> memoryview | None:
-        """Verified bytes ``[start, end)`` (``end=None``: to the end), or None."""
+        """Verified bytes ``[start, end)`` (``end=None``: to the end), or None; a view
+        over new ``bytes`` (see ``_read_checked``)."""
+        view = self._read_checked(key, start, end, None)
+        if view is not None:
+            return view
 
         def into_new_bytes(fd: int, offset: int, lo: int, hi: int, end: int):
             raw = os.pread(fd, hi - lo, offset)  # bytes: no zero fill, one copy
@@ -194,13 +243,13 @@ class BlockFiles:
     def read_into(self, key: str, start: int, end: int, dest: memoryview) -> bool:
         """Verified bytes ``[start, end)`` into ``dest``; False if absent or corrupt.
 
-        The hot path of warm random reads (``_read_checked``): a range of chunks checked
-        in this state of the file is one ``preadv`` into ``dest`` and one ``fstat``.
+        The hot path of warm reads (``_read_checked``): a range of chunks checked in this
+        state of the file is one ``fstat`` and one copy into ``dest``.
         Otherwise the middle of the range is read straight into ``dest`` and only the edges
         of the first and last chunk go through scratch buffers. On False, ``dest`` holds
         garbage.
         """
-        if self._read_checked(key, start, end, dest):
+        if self._read_checked(key, start, end, dest) is not None:
             return True
 
         def into_dest(fd: int, offset: int, lo: int, hi: int, end: int):
@@ -217,30 +266,52 @@ class BlockFiles:
 
         return self._verified_read(key, start, end, into_dest) is not None
 
-    def _read_checked(self, key: str, start: int, end: int, dest: memoryview) -> bool:
-        """Read a range of checked chunks through an open handle, taking no lock.
+    def _read_checked(self, key: str, start: int, end: int | None,
+                      dest: memoryview | None) -> memoryview | None:
+        """Read a range of checked chunks through an open handle, taking no lock: into
+        ``dest``, or into new ``bytes`` (one copy, no zero fill) if it is None. Returns
+        the view that holds the bytes, or None to have the locked path read them.
 
         The handle is not pinned: another thread may close its descriptor meanwhile, and
-        the number may even be reused by another file. So the file's state is compared
-        *after* the read: if it is still the state whose chunks were checked (same inode,
-        size, mtime, ctime), the bytes read are that file's, unchanged since the check.
-        Anything else (a closed descriptor, another file, a write) takes the locked path.
+        the number may even be reused by another file. So the file's state is compared:
+        if it is the state whose chunks were checked (same inode, size, mtime, ctime), the
+        bytes are that file's, unchanged since the check. Anything else (a closed
+        descriptor, another file, a write) takes the locked path. A ``preadv`` compares
+        *after* reading, which also catches a write racing the read; a copy from the
+        mapping compares before, so that a truncated file is never touched through it.
+        The mapping's view is held by this frame, so unmapping waits for the copy.
         """
         handle = self._handles.get(key)  # one dict read: atomic, no lock needed
         if handle is None:
-            return False
+            return None
         known = handle.known
         header = known.header
         checked = known.checked
-        if not (len(dest) == end - start and 0 <= start <= end <= header.data_length
+        if end is None:
+            end = header.data_length
+        size = end - start
+        if not ((dest is None or len(dest) == size) and 0 <= start <= end <= header.data_length
                 and (checked == header.all_chunks
                      or checked & (chunks := header.chunks_of(start, end)) == chunks)):
-            return False
+            return None
+        offset = header.data_offset + start
+        mapped = handle.mapped
         try:
-            return (os.preadv(handle.fd, [dest], header.data_offset + start) == end - start
-                    and _state_of(handle.fd) == known.state)
+            if mapped is _NOT_MAPPED or size > MAPPED_READ_LIMIT:
+                if dest is None:
+                    dest = memoryview(os.pread(handle.fd, size, offset))
+                    done = len(dest)
+                else:
+                    done = os.preadv(handle.fd, [dest], offset)
+                return dest if done == size and _state_of(handle.fd) == known.state else None
+            if mapped is None or _state_of(handle.fd) != known.state:
+                return None  # the locked path maps it
         except OSError:  # closed meanwhile
-            return False
+            return None
+        if dest is None:
+            return memoryview(mapped[offset:offset + size].tobytes())
+        dest[:] = mapped[offset:offset + size]
+        return dest
 
     def _verified_read(self, key: str, start: int, end: int | None, read_span):
         """Read ``[start, end)`` with ``read_span`` and return its result; None if the block
@@ -266,6 +337,8 @@ class BlockFiles:
             if unchecked:
                 header.verify_segments(segments, lo)
                 known.checked |= chunks
+            if handle.mapped is None and end - start <= MAPPED_READ_LIMIT:
+                self._map(key, handle)
         except CorruptBlock as error:
             self._fail(key, error)
             return None
