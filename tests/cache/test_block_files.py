@@ -9,6 +9,7 @@ import pytest
 from tierfs.cache import block_files, block_format
 from tierfs.cache.block_files import MAPPED_READ_LIMIT, BlockFiles
 from tierfs.cache.block_format import chunk_size_for, encode_header
+from tierfs.cache.change_watch import EVERYTHING, ChangeWatch
 
 CHUNK = 64 * 2**10
 KEY = "ab" * 16
@@ -155,3 +156,52 @@ def test_mappings_are_bounded(tmp_path, monkeypatch):
     for key, data in blocks.items():  # unmapped handles read with preadv
         dest = memoryview(bytearray(100))
         assert files.read_into(key, 200, 300, dest) and bytes(dest) == data[200:300]
+
+
+def test_mapped_reads_ask_the_change_watch_not_fstat(large, monkeypatch):
+    files, _path, data, _corrupt = large
+    assert _read_into(files, 0, 4096) == data[:4096]
+    assert _mapped_keys(files) == {KEY}
+
+    def no_state(fd):
+        raise AssertionError("a mapped read of a checked range called fstat")
+
+    monkeypatch.setattr(block_files, "_state_of", no_state)
+    assert _read_into(files, 10, 4000) == data[10:4000]
+
+
+def test_an_unlinked_mapped_file_is_no_longer_served(large):
+    files, path, data, corrupt = large
+    assert _read_into(files, 0, 4096) == data[:4096]
+    path.unlink()  # another process evicted it
+    assert _read_into(files, 0, 4096) is None
+    assert not corrupt and KEY not in files._handles
+
+
+def test_without_inotify_small_reads_check_the_state_and_still_catch_a_rewrite(
+        large, monkeypatch):
+    monkeypatch.setattr(block_files, "open_change_watch", lambda: None)
+    files, path, data, corrupt = large
+    assert _read_into(files, 0, 4096) == data[:4096]
+    assert _mapped_keys(files) == set()
+    assert _read_into(files, 100, 200) == data[100:200]
+    with open(path, "r+b") as file:
+        file.seek(path.stat().st_size - len(data) + 150)
+        file.write(b"\xff")
+    assert _read_into(files, 100, 200) is None
+    assert [key for key, _ in corrupt] == [KEY]
+
+
+def test_lost_change_events_forget_every_file(tmp_path, monkeypatch):
+    files = BlockFiles(tmp_path, lambda key, error: pytest.fail(f"{key}: {error}"))
+    blocks = {f"{n:02x}" * 16: os.urandom(2 * MAPPED_READ_LIMIT) for n in (1, 2)}
+    paths = [_store_block(tmp_path, key, data) for key, data in blocks.items()]
+    for key in blocks:
+        assert files.read_into(key, 0, 10, memoryview(bytearray(10)))
+    assert _mapped_keys(files) == set(blocks)
+    monkeypatch.setattr(ChangeWatch, "_read_changes", lambda watch: EVERYTHING)
+    os.utime(paths[0])  # any event, so that the queue is read
+    first, second = blocks
+    dest = memoryview(bytearray(10))
+    assert files.read_into(first, 0, 10, dest) and bytes(dest) == blocks[first][:10]
+    assert second not in files._handles
