@@ -1,8 +1,12 @@
 """The embedded SeaweedFS is a real S3 server: credentials are checked, data round-trips."""
 
+import errno
+import shutil
+
 import fsspec
 import pytest
 
+from tierfs import embedded
 from tierfs.sizes import parse_size
 
 
@@ -16,6 +20,19 @@ def test_embedded_s3_rejects_wrong_credentials(seaweed, bucket):
     wrong = fsspec.filesystem("s3", skip_instance_cache=True, **options)
     with pytest.raises(PermissionError):
         wrong.pipe(f"{bucket}/x", b"data")
+
+
+def test_a_disk_too_full_for_writes_is_refused_at_start(tmp_path, monkeypatch):
+    """SeaweedFS would start, answer, and then hold every upload waiting for a volume."""
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(embedded.shutil, "disk_usage",
+                        lambda path: usage._replace(free=embedded.MIN_FREE_BYTES - 1))
+    server = embedded.EmbeddedS3(tmp_path / "weed")
+    with pytest.raises(OSError) as raised:
+        server.start()
+    assert raised.value.errno == errno.ENOSPC
+    assert str(tmp_path / "weed") in str(raised.value) and "MiB free" in str(raised.value)
+    assert server._process is None  # nothing was started
 
 
 @pytest.mark.parametrize(

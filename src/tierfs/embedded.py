@@ -8,6 +8,7 @@ It is not a fake: every request goes through SeaweedFS's own S3 gateway.
 from __future__ import annotations
 
 import atexit
+import errno
 import json
 import logging
 import os
@@ -27,6 +28,9 @@ _STARTUP_TIMEOUT_S = 60.0
 _GRPC_OFFSET = 10000  # every SeaweedFS service also listens on port + 10000 (gRPC)
 _MAX_PORT = 50000
 _BIND_ATTEMPTS = 3
+# below this much free disk SeaweedFS makes every volume read-only, and writes then wait
+# for a writable volume for ever: ``start`` refuses at once instead
+MIN_FREE_BYTES = 256 * 2**20
 
 
 def weed_binary() -> str:
@@ -139,6 +143,7 @@ class EmbeddedS3:
             "-s3", f"-s3.port={self.s3_port}", f"-s3.config={self._write_identity()}",
             "-s3.port.iceberg=0", "-s3.port.lance=0",
             "-volume.max=100", f"-master.volumeSizeLimitMB={self.volume_size_mb}",
+            f"-volume.minFreeSpace={MIN_FREE_BYTES // 2**20}MiB",
         ]
 
     def start(self, timeout: float = _STARTUP_TIMEOUT_S) -> EmbeddedS3:
@@ -149,6 +154,7 @@ class EmbeddedS3:
         """
         if self._process is not None and self._process.poll() is None:
             return self
+        self._check_free_space()
         for attempt in range(_BIND_ATTEMPTS):
             log_offset = self._log_path.stat().st_size if self._log_path.exists() else 0
             self._launch()
@@ -162,6 +168,14 @@ class EmbeddedS3:
                 self.master_port, self.volume_port, self.filer_port, self.s3_port = free_ports(4)
         logger.info("SeaweedFS S3 gateway ready at %s", self.endpoint_url)
         return self
+
+    def _check_free_space(self) -> None:
+        free = shutil.disk_usage(self.directory).free
+        if free < MIN_FREE_BYTES:
+            raise OSError(
+                errno.ENOSPC,
+                f"SeaweedFS needs {MIN_FREE_BYTES // 2**20} MiB free to accept writes; "
+                f"{self.directory} has {free // 2**20} MiB free")
 
     @property
     def _log_path(self) -> Path:
