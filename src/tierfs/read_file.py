@@ -2,9 +2,9 @@
 
 Reads copy straight from cached blocks into the caller's buffer (``readinto``) or into
 the one result ``bytes`` (``read``; a tier that read the range into new ``bytes`` hands
-over that object); nothing else is copied. A reader that keeps reading
-where it stopped is sequential: it asks for a read-ahead window of blocks that grows
-with each sequential read, so the next blocks are already in flight when it gets there.
+over that object); nothing else is copied. A reader that keeps reading where it stopped
+is sequential: it asks for a read-ahead window of blocks that grows with each sequential
+read, so the next blocks are already in flight when it gets there.
 """
 
 from __future__ import annotations
