@@ -4,7 +4,9 @@ Reads copy straight from cached blocks into the caller's buffer (``readinto``) o
 the one result ``bytes`` (``read``; a tier that read the range into new ``bytes`` hands
 over that object); nothing else is copied. A reader that keeps reading where it stopped
 is sequential: it asks for a read-ahead window of blocks that grows with each sequential
-read, so the next blocks are already in flight when it gets there.
+read, so the next blocks are already in flight when it gets there. A read within one
+block the fastest tier holds is served by a resident view of it once one read went the
+long way (``tierfs.cache.resident``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ class TieredReadFile(io.RawIOBase):
         self.size = obj.size
         self.mode = "rb"
         self._source = source
+        self._block_size = source.block_size
+        self._counters = source.counters
+        self._resident = source.resident_table(obj)
         self._loc = 0
         self._last_end = 0
         self._window = 0
@@ -64,7 +69,8 @@ class TieredReadFile(io.RawIOBase):
 
     def _claim(self, length: int) -> tuple[int, int]:
         """The range the next read covers; moves the position and plans read-ahead."""
-        self._checkClosed()
+        if self.closed:
+            raise ValueError("I/O operation on closed file.")
         start = self._loc
         end = start + length
         if end > self.size:
@@ -94,17 +100,39 @@ class TieredReadFile(io.RawIOBase):
             self._source.prefetch(self.obj, first, last - first)
             self._prefetched_to = last
 
+    def _resident_view(self, start: int, end: int) -> memoryview | None:
+        """``[start, end)`` from the resident view of the one block it lies in, if any.
+        (The hot path of warm small reads: each call here costs as much as a syscall.)"""
+        block_size = self._block_size
+        index = start // block_size
+        resident = self._resident.get(index)
+        if resident is not None and end > start and (end - 1) // block_size == index:
+            view = resident.view(start - index * block_size, end - index * block_size)
+            if view is not None:
+                self._counters.add("hits")
+                return view
+        return None
+
+    def _remember(self, index: int) -> None:
+        if index not in self._resident:
+            self._source.remember_resident(self._resident, self.obj, index)
+
     def read(self, size: int = -1) -> bytes:
         start, end = self._claim(self.size - self._loc if size is None or size < 0 else size)
+        view = self._resident_view(start, end)
+        if view is not None:
+            return _as_bytes(view)
         if end == start:
             return b""
-        block_size = self._source.block_size
+        block_size = self._block_size
         index = start // block_size
-        if (end - 1) // block_size == index:  # the common case: one block, often a hit
-            base = index * block_size
-            return _as_bytes(self._source.read_within_block(self.obj, index, start - base,
-                                                            end - base))
-        return b"".join(self._source.read(self.obj, start, end))
+        if (end - 1) // block_size != index:
+            return b"".join(self._source.read(self.obj, start, end))
+        base = index * block_size  # the common case: one block, often a hit
+        data = _as_bytes(self._source.read_within_block(self.obj, index, start - base,
+                                                        end - base))
+        self._remember(index)
+        return data
 
     def readall(self) -> bytes:
         return self.read(-1)
@@ -114,7 +142,14 @@ class TieredReadFile(io.RawIOBase):
         start, end = self._claim(len(target))
         if end - start < len(target):
             target = target[:end - start]
+        view = self._resident_view(start, end)
+        if view is not None:
+            target[:] = view
+            return end - start
         self._source.read_into(self.obj, start, end, target)
+        index = start // self._block_size
+        if end > start and (end - 1) // self._block_size == index:
+            self._remember(index)
         return end - start
 
     def info(self) -> dict:

@@ -7,8 +7,11 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.fs.conftest import BLOCK
 from tierfs.cache import memory_tier
+from tierfs.cache.block_files import MAPPED_READ_LIMIT
 from tierfs.cache.huge_pages import HUGE_PAGE, worth_moving
 
 
@@ -134,31 +137,74 @@ def test_a_corrupted_block_file_is_detected_and_refetched(make_tierfs, s3, bucke
     assert fs.cache_stats()["under_store_bytes"] == 2 * len(data)
 
 
+@pytest.mark.parametrize("block", [BLOCK, 4 * BLOCK], ids=["read-by-preadv", "mapped"])
 def test_an_open_file_never_serves_a_block_rewritten_after_it_read_it(
-        make_tierfs, s3, bucket, tmp_path):
-    """A warm read of checked chunks takes no lock and hashes nothing (``_read_checked``):
-    the file's state, compared after each read, must still reveal the change."""
-    data = os.urandom(2 * BLOCK)
+        make_tierfs, s3, bucket, tmp_path, block):
+    """A warm read of checked chunks takes no lock and hashes nothing: the file's state,
+    compared after each read (``_read_checked``), or the change watch of a mapped block
+    file, asked before each copy from a resident view, must still reveal the change."""
+    data = os.urandom(2 * block)
     s3.pipe(f"{bucket}/f", data)
-    fs = make_tierfs(tiers=[{"medium": "ssd", "path": str(tmp_path / "ssd"), "capacity": "64MiB"}])
+    fs = make_tierfs(tiers=[{"medium": "ssd", "path": str(tmp_path / "ssd"), "capacity": "64MiB"}],
+                     block_size=block)
     dest = bytearray(1000)
     with fs.open(f"{bucket}/f") as file:
         for _ in range(3):  # a miss; a hit that checks the chunk; a hit as checked
-            file.seek(BLOCK + 100)
-            assert file.readinto(dest) == len(dest) and dest == data[BLOCK + 100:BLOCK + 1100]
+            file.seek(block + 100)
+            assert file.readinto(dest) == len(dest) and dest == data[block + 100:block + 1100]
             fs.cache_stats()  # the block is stored in the ssd tier
         before = fs.cache_stats()
         assert before["hits"] == 2
+        assert (1 in file._resident) == (block > MAPPED_READ_LIMIT)
         for victim in (tmp_path / "ssd" / "blocks").rglob("*"):
             if victim.is_file():
                 with open(victim, "r+b") as raw:
-                    raw.seek(-(BLOCK - 500), os.SEEK_END)  # offset 500 of the block's data
+                    raw.seek(-(block - 500), os.SEEK_END)  # offset 500 of the block's data
                     raw.write(b"\x00" * 4)
-        file.seek(BLOCK + 100)
-        assert file.readinto(dest) == len(dest) and dest == data[BLOCK + 100:BLOCK + 1100]
+        file.seek(block + 100)
+        assert file.readinto(dest) == len(dest) and dest == data[block + 100:block + 1100]
     after = fs.cache_stats()
     assert after["corrupt_blocks"] == 1
-    assert after["under_store_bytes"] - before["under_store_bytes"] == BLOCK  # that block again
+    assert after["under_store_bytes"] - before["under_store_bytes"] == block  # that block again
+
+
+def test_warm_small_reads_copy_from_a_resident_view_and_count_as_hits(
+        make_tierfs, s3, bucket, monkeypatch):
+    data = os.urandom(2 * BLOCK)
+    s3.pipe(f"{bucket}/f", data)
+    fs = make_tierfs(tiers=[{"medium": "memory", "capacity": "4MiB"}])
+    dest = bytearray(1000)
+    with fs.open(f"{bucket}/f") as file:
+        for _ in range(3):  # a miss, then hits the long way, which leave a view
+            file.seek(BLOCK + 7)
+            assert file.readinto(dest) == len(dest)
+            fs.cache_stats()  # the block is stored
+    monkeypatch.setattr(fs.cache, "read_block_into", None)  # the tiers must not be asked
+    monkeypatch.setattr(fs.cache, "read_block", None)
+    before = fs.cache_stats()["hits"]
+    with fs.open(f"{bucket}/f") as file:  # a file opened again finds the view too
+        file.seek(BLOCK + 7)
+        assert file.readinto(dest) == len(dest) and dest == data[BLOCK + 7:BLOCK + 1007]
+        file.seek(BLOCK + 100)
+        assert file.read(50) == data[BLOCK + 100:BLOCK + 150]
+    assert fs.cache_stats()["hits"] == before + 2
+
+
+def test_a_block_evicted_from_memory_is_not_kept_by_a_view(make_tierfs, s3, bucket):
+    data = os.urandom(4 * BLOCK)
+    s3.pipe(f"{bucket}/f", data)
+    fs = make_tierfs(tiers=[{"medium": "memory", "capacity": f"{2 * BLOCK}B"}])
+    with fs.open(f"{bucket}/f") as file:
+        for _ in range(3):
+            file.seek(5)
+            assert file.read(10) == data[5:15]
+            fs.cache_stats()
+        assert 0 in file._resident
+        assert fs.cat_file(f"{bucket}/f", BLOCK, 4 * BLOCK) == data[BLOCK:]  # evicts block 0
+        fs.cache_stats()
+        assert file._resident == {}  # its view let go of the evicted block
+        file.seek(5)
+        assert file.read(10) == data[5:15]
 
 
 def test_blocks_read_again_later_move_into_huge_pages_and_streamed_ones_do_not(

@@ -92,6 +92,31 @@ class _Handle:
         self.watch: int | None = None  # the inotify watch a mapped handle relies on
 
 
+class _MappedBlock:
+    """A resident view of a mapped block file: ``_read_checked``'s mapped path, with the
+    file looked up once instead of at every read."""
+
+    __slots__ = ("data", "known", "chunk", "all_chunks", "pending", "touch")
+
+    def __init__(self, data: memoryview, known: _Known, watch: ChangeWatch,
+                 touch: Callable[[], None]):
+        self.data, self.known, self.touch = data, known, touch
+        self.chunk, self.all_chunks = known.header.chunk, known.header.all_chunks
+        self.pending = watch.pending
+
+    def view(self, lo: int, hi: int) -> memoryview | None:
+        checked = self.known.checked
+        if checked != self.all_chunks:
+            first = lo // self.chunk
+            chunks = ((1 << (-(-hi // self.chunk) - first)) - 1) << first  # chunks_of
+            if checked & chunks != chunks:
+                return None
+        if hi - lo > MAPPED_READ_LIMIT or self.pending():  # see the module docstring
+            return None
+        self.touch()
+        return self.data[lo:hi]
+
+
 class BlockFiles:
     def __init__(self, blocks_dir: Path, on_corrupt: Callable[[str, CorruptBlock], None],
                  max_handles: int | None = None):
@@ -112,6 +137,7 @@ class BlockFiles:
         self._mapped: OrderedDict[str, _Handle] = OrderedDict()
         self._watch: ChangeWatch | None = None  # opened at the first mapping
         self._watch_opened = False
+        self.revoke_views: Callable[[], None] = lambda: None  # see ``resident``
 
     def location(self, key: str) -> str:
         """Where ``key`` lives; only hex digests are keys, so no path can escape the dir."""
@@ -192,6 +218,8 @@ class BlockFiles:
             os.close(handle.fd)
 
     def _unmap_locked(self, handle: _Handle) -> None:
+        if handle.mapped:
+            self.revoke_views()  # a resident view may hold this mapping
         handle.mapped = _NOT_MAPPED
         if handle.watch is not None:
             self._watch.unwatch(handle.watch)
@@ -305,6 +333,17 @@ class BlockFiles:
             return True, segments
 
         return self._verified_read(key, start, end, into_dest) is not None
+
+    def resident(self, key: str, touch: Callable[[], None]) -> _MappedBlock | None:
+        """A view of the mapped file of ``key`` for ``tierfs.cache.resident`` (None if it
+        is not mapped), revoked (through ``revoke_views``) when any mapping goes; each
+        read through it calls ``touch``."""
+        handle = self._handles.get(key)
+        if handle is None or not handle.mapped:
+            return None
+        header = handle.known.header
+        data = handle.mapped[header.data_offset:header.data_offset + header.data_length]
+        return _MappedBlock(data, handle.known, self._watch, touch)
 
     def _read_checked(self, key: str, start: int, end: int | None,
                       dest: memoryview | None) -> memoryview | None:

@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 from tierfs.cache.block_key import ObjectRef, block_key
 from tierfs.cache.fetcher import BlockRequest, Fetcher
+from tierfs.cache.resident import ResidentTable
 from tierfs.cache.single_flight import SingleFlight
 from tierfs.cache.tiered import TieredBlockCache
 from tierfs.cache.write_behind import WriteBehind
@@ -112,6 +113,15 @@ class BlockSource:
         (each probe a syscall that gives up the GIL to busy fetching threads)."""
         future = self._flights.in_flight(key)
         return None if future is None else Span(future.result(), 0)
+
+    def resident_table(self, obj: ObjectRef) -> ResidentTable:
+        """The views of ``obj``'s blocks its readers share (see ``tierfs.cache.resident``)."""
+        return self.cache.resident.table(obj)
+
+    def remember_resident(self, table: ResidentTable, obj: ObjectRef, index: int) -> None:
+        """After a read of block ``index`` went the long way: keep a view of it, if the
+        fastest tier holds it, for the next read."""
+        self.cache.remember_resident(table, index, block_key(obj, self.block_size, index))
 
     def read_within_block(self, obj: ObjectRef, index: int, lo: int, hi: int) -> memoryview:
         """Bytes ``[lo, hi)`` of one block: the hot path of small reads, with no planning."""

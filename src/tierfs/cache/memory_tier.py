@@ -43,6 +43,7 @@ class MemoryTier:
         self._lock = threading.Lock()
         self.on_reread: Callable[[str], None] = lambda key: None
         self._reread: set[str] = set()  # blocks ``on_reread`` was called for
+        self.revoke_views: Callable[[], None] = lambda: None  # see ``resident``
 
     def get(self, key: str, start: int, end: int) -> memoryview | None:
         # lock-free on purpose: single dict reads are atomic, and a hit racing an eviction
@@ -69,6 +70,12 @@ class MemoryTier:
             if now - stats.inserted >= REREAD_SECONDS and key not in self._reread:
                 self._reread.add(key)  # a racing hit may call it twice: a second move is
                 self.on_reread(key)  # a no-op
+
+    def resident(self, key: str) -> _HeldBlock | None:
+        """A view of block ``key`` for ``tierfs.cache.resident``, revoked (through
+        ``revoke_views``) when this tier drops or replaces any block."""
+        data = self._blocks.get(key)
+        return None if data is None else _HeldBlock(data, key, self._count_hit)
 
     def get_block(self, key: str) -> memoryview | None:
         with self._lock:
@@ -107,6 +114,7 @@ class MemoryTier:
         with self._lock:
             if self._blocks.get(key) is block:  # not evicted or replaced meanwhile
                 self._blocks[key] = moved
+                self.revoke_views()
                 return moved
         return self._blocks.get(key)
 
@@ -119,6 +127,7 @@ class MemoryTier:
         del self._stats[key]
         self._reread.discard(key)
         self._used -= len(data)
+        self.revoke_views()
         return data
 
     def remove(self, key: str) -> bool:
@@ -138,3 +147,17 @@ class MemoryTier:
             self._stats.clear()
             self._reread.clear()
             self._used = 0
+            self.revoke_views()
+
+
+class _HeldBlock:
+    """A resident view of a memory-tier block: its bytes never change."""
+
+    __slots__ = ("data", "key", "count_hit")
+
+    def __init__(self, data: memoryview, key: str, count_hit: Callable[[str], None]):
+        self.data, self.key, self.count_hit = data, key, count_hit
+
+    def view(self, lo: int, hi: int) -> memoryview:
+        self.count_hit(self.key)
+        return self.data[lo:hi]

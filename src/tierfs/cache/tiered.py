@@ -16,11 +16,13 @@ counters' lock is taken last.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from tierfs.cache.config import TierSpec
 from tierfs.cache.directory_tier import DirectoryTier
 from tierfs.cache.eviction import evicts_unhit_first
 from tierfs.cache.memory_tier import MemoryTier
+from tierfs.cache.resident import ResidentBlocks, ResidentTable
 from tierfs.cache.stats import CacheCounters
 from tierfs.cache.tier import PutOutcome, PutResult, Tier
 
@@ -42,6 +44,11 @@ class TieredBlockCache:
         self._evictions = [0] * len(self.tiers)
         # whether a fetched block can be stored in some tier of this cache
         self.keeps_blocks = any(tier.accepts_blocks for tier in self.tiers)
+        # views of the fastest tier's blocks for warm reads (promotion needs the long way)
+        self.resident = ResidentBlocks()
+        self._resident_tier = self._top if hasattr(self._top, "resident") else None
+        if self._resident_tier is not None:
+            self._resident_tier.revoke_views = self.resident.revoke
 
 
     def read_block(self, key: str, start: int, end: int) -> memoryview | None:
@@ -63,6 +70,11 @@ class TieredBlockCache:
             return False
         dest[:] = memoryview(data)[start:end]
         return True
+
+    def remember_resident(self, table: ResidentTable, index: int, key: str) -> None:
+        """Keep a view of block ``key`` (if the fastest tier holds it) under ``index``."""
+        if self._resident_tier is not None:
+            self.resident.remember(table, index, partial(self._resident_tier.resident, key))
 
     def _promote(self, key: str) -> bytes | None:
         """The whole block from a tier below the fastest, copied up (a hit there moves it)."""
