@@ -100,26 +100,28 @@ class TieredReadFile(io.RawIOBase):
             self._source.prefetch(self.obj, first, last - first)
             self._prefetched_to = last
 
-    def _resident_view(self, start: int, end: int) -> memoryview | None:
-        """``[start, end)`` from the resident view of the one block it lies in, if any.
-        (The hot path of warm small reads: each call here costs as much as a syscall.)"""
+    def _read_resident(self, start: int, end: int,
+                       dest: memoryview | None) -> memoryview | None:
+        """``[start, end)`` through the resident view of the one block it lies in, into
+        ``dest`` (or a view to copy from); None if there is none or it must be replaced.
+        The hot path of warm reads: each call here costs about as much as a syscall."""
         block_size = self._block_size
         index = start // block_size
         resident = self._resident.get(index)
         if resident is not None and end > start and (end - 1) // block_size == index:
-            view = resident.view(start - index * block_size, end - index * block_size)
+            view = resident.read(start - index * block_size, end - index * block_size, dest)
             if view is not None:
                 self._counters.add("hits")
                 return view
         return None
 
     def _remember(self, index: int) -> None:
-        if index not in self._resident:
-            self._source.remember_resident(self._resident, self.obj, index)
+        """A read of block ``index`` went the long way: keep (or replace) its view."""
+        self._source.remember_resident(self._resident, self.obj, index)
 
     def read(self, size: int = -1) -> bytes:
         start, end = self._claim(self.size - self._loc if size is None or size < 0 else size)
-        view = self._resident_view(start, end)
+        view = self._read_resident(start, end, None)
         if view is not None:
             return _as_bytes(view)
         if end == start:
@@ -142,9 +144,7 @@ class TieredReadFile(io.RawIOBase):
         start, end = self._claim(len(target))
         if end - start < len(target):
             target = target[:end - start]
-        view = self._resident_view(start, end)
-        if view is not None:
-            target[:] = view
+        if self._read_resident(start, end, target) is not None:
             return end - start
         self._source.read_into(self.obj, start, end, target)
         index = start // self._block_size

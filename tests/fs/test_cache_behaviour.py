@@ -140,9 +140,9 @@ def test_a_corrupted_block_file_is_detected_and_refetched(make_tierfs, s3, bucke
 @pytest.mark.parametrize("block", [BLOCK, 4 * BLOCK], ids=["read-by-preadv", "mapped"])
 def test_an_open_file_never_serves_a_block_rewritten_after_it_read_it(
         make_tierfs, s3, bucket, tmp_path, block):
-    """A warm read of checked chunks takes no lock and hashes nothing: the file's state,
-    compared after each read (``_read_checked``), or the change watch of a mapped block
-    file, asked before each copy from a resident view, must still reveal the change."""
+    """A warm read of checked chunks, through the block's resident view, takes no lock and
+    hashes nothing: the file's state, compared after each ``preadv``, or the change watch
+    of a mapped block file, asked before each copy, must still reveal the change."""
     data = os.urandom(2 * block)
     s3.pipe(f"{bucket}/f", data)
     fs = make_tierfs(tiers=[{"medium": "ssd", "path": str(tmp_path / "ssd"), "capacity": "64MiB"}],
@@ -155,7 +155,8 @@ def test_an_open_file_never_serves_a_block_rewritten_after_it_read_it(
             fs.cache_stats()  # the block is stored in the ssd tier
         before = fs.cache_stats()
         assert before["hits"] == 2
-        assert (1 in file._resident) == (block > MAPPED_READ_LIMIT)
+        assert 1 in file._resident  # the next read asks the block's view alone
+        assert bool(file._resident[1].handle.mapped) == (block > MAPPED_READ_LIMIT)
         for victim in (tmp_path / "ssd" / "blocks").rglob("*"):
             if victim.is_file():
                 with open(victim, "r+b") as raw:
@@ -190,7 +191,8 @@ def test_warm_small_reads_copy_from_a_resident_view_and_count_as_hits(
     assert fs.cache_stats()["hits"] == before + 2
 
 
-def test_a_block_evicted_from_memory_is_not_kept_by_a_view(make_tierfs, s3, bucket):
+def test_a_view_of_a_block_evicted_from_memory_fails_and_is_replaced(
+        make_tierfs, s3, bucket):
     data = os.urandom(4 * BLOCK)
     s3.pipe(f"{bucket}/f", data)
     fs = make_tierfs(tiers=[{"medium": "memory", "capacity": f"{2 * BLOCK}B"}])
@@ -199,12 +201,16 @@ def test_a_block_evicted_from_memory_is_not_kept_by_a_view(make_tierfs, s3, buck
             file.seek(5)
             assert file.read(10) == data[5:15]
             fs.cache_stats()
-        assert 0 in file._resident
+        view = file._resident[0]
         assert fs.cat_file(f"{bucket}/f", BLOCK, 4 * BLOCK) == data[BLOCK:]  # evicts block 0
         fs.cache_stats()
-        assert file._resident == {}  # its view let go of the evicted block
+        assert view.read(5, 15, None) is None  # it does not hold the evicted block
+        file.seek(5)
+        assert file.read(10) == data[5:15]  # fetched again
+        fs.cache_stats()
         file.seek(5)
         assert file.read(10) == data[5:15]
+        assert file._resident[0] is not view
 
 
 def test_blocks_read_again_later_move_into_huge_pages_and_streamed_ones_do_not(

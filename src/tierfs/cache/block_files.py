@@ -30,6 +30,12 @@ are replaced by renames), and a truncation is seen before the mapping is touched
 only reaches a mapping (as SIGBUS) if something else truncates the file in the
 microseconds of the copy.
 
+``_Handle.read_checked`` is that hot path; the fastest tier's resident views
+(``tierfs.cache.resident``) call it through the handle they were made with, so a view
+holds no mapping the table of handles let go of, and a view of a closed handle fails.
+A large read that opens a file reads its header so that the kernel caches the file in
+huge folios (``folio_fill``).
+
 Lock order: ``self._lock`` guards the handle table, the reference counts and the tables
 of known states and of mappings; under it only the watch's own table lock is taken.
 """
@@ -48,6 +54,7 @@ from pathlib import Path
 from tierfs.cache.block_format import BlockHeader, CorruptBlock
 from tierfs.cache.block_key import is_block_key
 from tierfs.cache.change_watch import EVERYTHING, ChangeWatch, open_change_watch
+from tierfs.cache.folio_fill import read_head
 
 HEADER_READ = 4096  # block_format keeps every header within one page
 _KNOWN_STATES = 4096  # parsed headers and checked chunks kept, open handle or not
@@ -91,30 +98,71 @@ class _Handle:
         self.mapped: memoryview | None = None
         self.watch: int | None = None  # the inotify watch a mapped handle relies on
 
+    def read_checked(self, start: int, end: int | None, dest: memoryview | None,
+                     watch: ChangeWatch | None) -> memoryview | None:
+        """Read a range of checked chunks, taking no lock: into ``dest``, or into new
+        ``bytes`` (one copy, no zero fill) if it is None. Returns the view that holds the
+        bytes, or None to have the locked path (``_verified_read``) read them.
 
-class _MappedBlock:
-    """A resident view of a mapped block file: ``_read_checked``'s mapped path, with the
-    file looked up once instead of at every read."""
-
-    __slots__ = ("data", "known", "chunk", "all_chunks", "pending", "touch")
-
-    def __init__(self, data: memoryview, known: _Known, watch: ChangeWatch,
-                 touch: Callable[[], None]):
-        self.data, self.known, self.touch = data, known, touch
-        self.chunk, self.all_chunks = known.header.chunk, known.header.all_chunks
-        self.pending = watch.pending
-
-    def view(self, lo: int, hi: int) -> memoryview | None:
-        checked = self.known.checked
-        if checked != self.all_chunks:
-            first = lo // self.chunk
-            chunks = ((1 << (-(-hi // self.chunk) - first)) - 1) << first  # chunks_of
+        The handle is not pinned: another thread may close its descriptor meanwhile, and
+        the number may even be reused by another file. So after a ``preadv`` the file's
+        state is compared: if it is the state whose chunks were checked (same inode, size,
+        mtime, ctime), the bytes are that file's, unchanged since the check, even with a
+        write racing the read. Anything else (a closed descriptor, another file, a write)
+        takes the locked path. A mapping is bound to its file, not to the descriptor, and
+        ``watch`` is asked *before* the copy, so that a truncated file is never touched
+        through it. The mapping's view is held by this frame, so unmapping waits for the
+        copy.
+        """
+        known = self.known
+        header = known.header
+        if end is None:
+            end = header.data_length
+        size = end - start
+        if not ((dest is None or len(dest) == size) and 0 <= start <= end <= header.data_length):
+            return None
+        checked = known.checked
+        if checked != header.all_chunks:
+            chunk = header.chunk
+            first = start // chunk
+            chunks = ((1 << (-(-end // chunk) - first)) - 1) << first  # header.chunks_of
             if checked & chunks != chunks:
                 return None
-        if hi - lo > MAPPED_READ_LIMIT or self.pending():  # see the module docstring
+        offset = header.data_offset + start
+        mapped = self.mapped
+        try:
+            if mapped is _NOT_MAPPED or size > MAPPED_READ_LIMIT:
+                if dest is None:
+                    dest = memoryview(os.pread(self.fd, size, offset))
+                    done = len(dest)
+                else:
+                    done = os.preadv(self.fd, [dest], offset)
+                return dest if done == size and _state_of(self.fd) == known.state else None
+            if mapped is None or watch is None or watch.pending():
+                return None  # the locked path maps it, or acts on the changes
+        except OSError:  # closed meanwhile
             return None
-        self.touch()
-        return self.data[lo:hi]
+        if dest is None:
+            return memoryview(mapped[offset:offset + size].tobytes())
+        dest[:] = mapped[offset:offset + size]
+        return dest
+
+
+class _HandleView:
+    """A resident view of an open block file: its checked reads, with the handle looked
+    up once instead of at every read. A handle retired since fails its reads (its state
+    no longer compares) and the reader replaces the view."""
+
+    __slots__ = ("handle", "watch", "touch")
+
+    def __init__(self, handle: _Handle, watch: ChangeWatch | None, touch: Callable[[], None]):
+        self.handle, self.watch, self.touch = handle, watch, touch
+
+    def read(self, lo: int, hi: int, dest: memoryview | None) -> memoryview | None:
+        view = self.handle.read_checked(lo, hi, dest, self.watch)
+        if view is not None:
+            self.touch()
+        return view
 
 
 class BlockFiles:
@@ -137,7 +185,6 @@ class BlockFiles:
         self._mapped: OrderedDict[str, _Handle] = OrderedDict()
         self._watch: ChangeWatch | None = None  # opened at the first mapping
         self._watch_opened = False
-        self.revoke_views: Callable[[], None] = lambda: None  # see ``resident``
 
     def location(self, key: str) -> str:
         """Where ``key`` lives; only hex digests are keys, so no path can escape the dir."""
@@ -156,7 +203,7 @@ class BlockFiles:
 
     # -- handles --
 
-    def _acquire(self, key: str) -> _Handle | None:
+    def _acquire(self, key: str, large_read: bool = False) -> _Handle | None:
         with self._lock:
             handle = self._handles.get(key)
             if handle is not None:
@@ -172,7 +219,7 @@ class BlockFiles:
         except (FileNotFoundError, PermissionError):
             return None  # absent, or (a short-circuit client of another user) not ours to read
         try:
-            handle = _Handle(fd, self._known_state(key, fd))
+            handle = _Handle(fd, self._known_state(key, fd, large_read))
         except CorruptBlock as error:
             os.close(fd)
             self._on_corrupt(key, error)
@@ -188,15 +235,18 @@ class BlockFiles:
                 self._retire_locked(old_key, old)
         return handle
 
-    def _known_state(self, key: str, fd: int) -> _Known:
-        """What is known of the file open at ``fd``: remembered if its state is unchanged."""
+    def _known_state(self, key: str, fd: int, large_read: bool) -> _Known:
+        """What is known of the file open at ``fd``: remembered if its state is unchanged.
+        For a large read, the header is read so that the file is cached in huge folios
+        (``folio_fill``)."""
         state = _state_of(fd)
         with self._lock:
             known = self._known.get(key)
             if known is not None and known.state == state:
                 self._known.move_to_end(key)
                 return known
-        known = _Known(state, BlockHeader(os.pread(fd, HEADER_READ, 0)))
+        size = state[1] if state else 0
+        known = _Known(state, BlockHeader(read_head(fd, HEADER_READ, size, large_read=large_read)))
         with self._lock:
             self._known[key] = known
             while len(self._known) > _KNOWN_STATES:
@@ -218,8 +268,6 @@ class BlockFiles:
             os.close(handle.fd)
 
     def _unmap_locked(self, handle: _Handle) -> None:
-        if handle.mapped:
-            self.revoke_views()  # a resident view may hold this mapping
         handle.mapped = _NOT_MAPPED
         if handle.watch is not None:
             self._watch.unwatch(handle.watch)
@@ -334,64 +382,18 @@ class BlockFiles:
 
         return self._verified_read(key, start, end, into_dest) is not None
 
-    def resident(self, key: str, touch: Callable[[], None]) -> _MappedBlock | None:
-        """A view of the mapped file of ``key`` for ``tierfs.cache.resident`` (None if it
-        is not mapped), revoked (through ``revoke_views``) when any mapping goes; each
-        read through it calls ``touch``."""
+    def resident(self, key: str, touch: Callable[[], None]) -> _HandleView | None:
+        """A view of the open file of ``key`` for ``tierfs.cache.resident`` (None if it is
+        not open); each read through it calls ``touch``. It reads through the handle, so
+        it holds no mapping the table of handles let go."""
         handle = self._handles.get(key)
-        if handle is None or not handle.mapped:
-            return None
-        header = handle.known.header
-        data = handle.mapped[header.data_offset:header.data_offset + header.data_length]
-        return _MappedBlock(data, handle.known, self._watch, touch)
+        return None if handle is None else _HandleView(handle, self._watch, touch)
 
     def _read_checked(self, key: str, start: int, end: int | None,
                       dest: memoryview | None) -> memoryview | None:
-        """Read a range of checked chunks through an open handle, taking no lock: into
-        ``dest``, or into new ``bytes`` (one copy, no zero fill) if it is None. Returns
-        the view that holds the bytes, or None to have the locked path read them.
-
-        The handle is not pinned: another thread may close its descriptor meanwhile, and
-        the number may even be reused by another file. So after a ``preadv`` the file's
-        state is compared: if it is the state whose chunks were checked (same inode, size,
-        mtime, ctime), the bytes are that file's, unchanged since the check, even with a
-        write racing the read. Anything else (a closed descriptor, another file, a write)
-        takes the locked path. A mapping is bound to its file, not to the descriptor, and
-        its watch is asked *before* the copy, so that a truncated file is never touched
-        through it. The mapping's view is held by this frame, so unmapping waits for the
-        copy.
-        """
+        """``_Handle.read_checked`` through the open handle of ``key``, if there is one."""
         handle = self._handles.get(key)  # one dict read: atomic, no lock needed
-        if handle is None:
-            return None
-        known = handle.known
-        header = known.header
-        checked = known.checked
-        if end is None:
-            end = header.data_length
-        size = end - start
-        if not ((dest is None or len(dest) == size) and 0 <= start <= end <= header.data_length
-                and (checked == header.all_chunks
-                     or checked & (chunks := header.chunks_of(start, end)) == chunks)):
-            return None
-        offset = header.data_offset + start
-        mapped = handle.mapped
-        try:
-            if mapped is _NOT_MAPPED or size > MAPPED_READ_LIMIT:
-                if dest is None:
-                    dest = memoryview(os.pread(handle.fd, size, offset))
-                    done = len(dest)
-                else:
-                    done = os.preadv(handle.fd, [dest], offset)
-                return dest if done == size and _state_of(handle.fd) == known.state else None
-            if mapped is None or self._watch.pending():
-                return None  # the locked path maps it, or acts on the changes
-        except OSError:  # closed meanwhile
-            return None
-        if dest is None:
-            return memoryview(mapped[offset:offset + size].tobytes())
-        dest[:] = mapped[offset:offset + size]
-        return dest
+        return None if handle is None else handle.read_checked(start, end, dest, self._watch)
 
     def _verified_read(self, key: str, start: int, end: int | None, read_span):
         """Read ``[start, end)`` with ``read_span`` and return its result; None if the block
@@ -400,7 +402,7 @@ class BlockFiles:
         watch = self._watch
         if watch is not None and watch.pending():
             self._apply_changes(watch)
-        handle = self._acquire(key)
+        handle = self._acquire(key, large_read=end is None or end - start > MAPPED_READ_LIMIT)
         if handle is None:
             return None
         known = handle.known

@@ -119,8 +119,8 @@ class BlockSource:
         return self.cache.resident.table(obj)
 
     def remember_resident(self, table: ResidentTable, obj: ObjectRef, index: int) -> None:
-        """After a read of block ``index`` went the long way: keep a view of it, if the
-        fastest tier holds it, for the next read."""
+        """After a read of block ``index`` went the long way: keep a view of it for the next
+        read, or forget the failed one if the fastest tier does not hold the block."""
         self.cache.remember_resident(table, index, block_key(obj, self.block_size, index))
 
     def read_within_block(self, obj: ObjectRef, index: int, lo: int, hi: int) -> memoryview:

@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -113,14 +113,6 @@ class DirectoryTier:
     def resident(self, key: str):
         """A view of block ``key`` for ``tierfs.cache.resident`` (see ``BlockFiles``)."""
         return self._files.resident(key, partial(self._record_access, key))
-
-    @property
-    def revoke_views(self) -> Callable[[], None]:
-        return self._files.revoke_views
-
-    @revoke_views.setter
-    def revoke_views(self, revoke: Callable[[], None]) -> None:
-        self._files.revoke_views = revoke
 
     def get_block(self, key: str) -> bytes | None:
         view = self.get(key, 0, None)

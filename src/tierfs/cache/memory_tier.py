@@ -43,7 +43,6 @@ class MemoryTier:
         self._lock = threading.Lock()
         self.on_reread: Callable[[str], None] = lambda key: None
         self._reread: set[str] = set()  # blocks ``on_reread`` was called for
-        self.revoke_views: Callable[[], None] = lambda: None  # see ``resident``
 
     def get(self, key: str, start: int, end: int) -> memoryview | None:
         # lock-free on purpose: single dict reads are atomic, and a hit racing an eviction
@@ -72,10 +71,8 @@ class MemoryTier:
                 self.on_reread(key)  # a no-op
 
     def resident(self, key: str) -> _HeldBlock | None:
-        """A view of block ``key`` for ``tierfs.cache.resident``, revoked (through
-        ``revoke_views``) when this tier drops or replaces any block."""
-        data = self._blocks.get(key)
-        return None if data is None else _HeldBlock(data, key, self._count_hit)
+        """A view of block ``key`` for ``tierfs.cache.resident``, if this tier holds it."""
+        return _HeldBlock(self._blocks, key, self._count_hit) if key in self._blocks else None
 
     def get_block(self, key: str) -> memoryview | None:
         with self._lock:
@@ -114,7 +111,6 @@ class MemoryTier:
         with self._lock:
             if self._blocks.get(key) is block:  # not evicted or replaced meanwhile
                 self._blocks[key] = moved
-                self.revoke_views()
                 return moved
         return self._blocks.get(key)
 
@@ -127,7 +123,6 @@ class MemoryTier:
         del self._stats[key]
         self._reread.discard(key)
         self._used -= len(data)
-        self.revoke_views()
         return data
 
     def remove(self, key: str) -> bool:
@@ -147,17 +142,24 @@ class MemoryTier:
             self._stats.clear()
             self._reread.clear()
             self._used = 0
-            self.revoke_views()
 
 
 class _HeldBlock:
-    """A resident view of a memory-tier block: its bytes never change."""
+    """A resident view of a memory-tier block: looked up at each read, so that an evicted
+    block is never kept alive by a view (one dict read, as ``read_into`` does)."""
 
-    __slots__ = ("data", "key", "count_hit")
+    __slots__ = ("blocks", "key", "count_hit")
 
-    def __init__(self, data: memoryview, key: str, count_hit: Callable[[str], None]):
-        self.data, self.key, self.count_hit = data, key, count_hit
+    def __init__(self, blocks: dict[str, memoryview], key: str,
+                 count_hit: Callable[[str], None]):
+        self.blocks, self.key, self.count_hit = blocks, key, count_hit
 
-    def view(self, lo: int, hi: int) -> memoryview:
+    def read(self, lo: int, hi: int, dest: memoryview | None) -> memoryview | None:
+        data = self.blocks.get(self.key)
+        if data is None:
+            return None
         self.count_hit(self.key)
-        return self.data[lo:hi]
+        if dest is None:
+            return data[lo:hi]
+        dest[:] = data[lo:hi]
+        return dest

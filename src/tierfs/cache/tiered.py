@@ -16,7 +16,6 @@ counters' lock is taken last.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 
 from tierfs.cache.config import TierSpec
 from tierfs.cache.directory_tier import DirectoryTier
@@ -47,8 +46,6 @@ class TieredBlockCache:
         # views of the fastest tier's blocks for warm reads (promotion needs the long way)
         self.resident = ResidentBlocks()
         self._resident_tier = self._top if hasattr(self._top, "resident") else None
-        if self._resident_tier is not None:
-            self._resident_tier.revoke_views = self.resident.revoke
 
 
     def read_block(self, key: str, start: int, end: int) -> memoryview | None:
@@ -72,9 +69,10 @@ class TieredBlockCache:
         return True
 
     def remember_resident(self, table: ResidentTable, index: int, key: str) -> None:
-        """Keep a view of block ``key`` (if the fastest tier holds it) under ``index``."""
+        """Keep a view of block ``key`` under ``index``, or forget the one there if the
+        fastest tier does not hold the block."""
         if self._resident_tier is not None:
-            self.resident.remember(table, index, partial(self._resident_tier.resident, key))
+            self.resident.remember(table, index, self._resident_tier.resident(key))
 
     def _promote(self, key: str) -> bytes | None:
         """The whole block from a tier below the fastest, copied up (a hit there moves it)."""
