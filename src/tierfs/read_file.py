@@ -69,8 +69,7 @@ class TieredReadFile(io.RawIOBase):
 
     def _claim(self, length: int) -> tuple[int, int]:
         """The range the next read covers; moves the position and plans read-ahead."""
-        if self.closed:
-            raise ValueError("I/O operation on closed file.")
+        self._checkClosed()
         start = self._loc
         end = start + length
         if end > self.size:

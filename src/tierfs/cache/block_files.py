@@ -33,8 +33,6 @@ microseconds of the copy.
 ``_Handle.read_checked`` is that hot path; the fastest tier's resident views
 (``tierfs.cache.resident``) call it through the handle they were made with, so a view
 holds no mapping the table of handles let go of, and a view of a closed handle fails.
-A large read that opens a file reads its header so that the kernel caches the file in
-huge folios (``folio_fill``).
 
 Lock order: ``self._lock`` guards the handle table, the reference counts and the tables
 of known states and of mappings; under it only the watch's own table lock is taken.
@@ -54,7 +52,6 @@ from pathlib import Path
 from tierfs.cache.block_format import BlockHeader, CorruptBlock
 from tierfs.cache.block_key import is_block_key
 from tierfs.cache.change_watch import EVERYTHING, ChangeWatch, open_change_watch
-from tierfs.cache.folio_fill import read_head
 
 HEADER_READ = 4096  # block_format keeps every header within one page
 _KNOWN_STATES = 4096  # parsed headers and checked chunks kept, open handle or not
@@ -122,12 +119,9 @@ class _Handle:
         if not ((dest is None or len(dest) == size) and 0 <= start <= end <= header.data_length):
             return None
         checked = known.checked
-        if checked != header.all_chunks:
-            chunk = header.chunk
-            first = start // chunk
-            chunks = ((1 << (-(-end // chunk) - first)) - 1) << first  # header.chunks_of
-            if checked & chunks != chunks:
-                return None
+        if (checked != header.all_chunks
+                and checked & (chunks := header.chunks_of(start, end)) != chunks):
+            return None
         offset = header.data_offset + start
         mapped = self.mapped
         try:
@@ -203,7 +197,7 @@ class BlockFiles:
 
     # -- handles --
 
-    def _acquire(self, key: str, large_read: bool = False) -> _Handle | None:
+    def _acquire(self, key: str) -> _Handle | None:
         with self._lock:
             handle = self._handles.get(key)
             if handle is not None:
@@ -219,7 +213,7 @@ class BlockFiles:
         except (FileNotFoundError, PermissionError):
             return None  # absent, or (a short-circuit client of another user) not ours to read
         try:
-            handle = _Handle(fd, self._known_state(key, fd, large_read))
+            handle = _Handle(fd, self._known_state(key, fd))
         except CorruptBlock as error:
             os.close(fd)
             self._on_corrupt(key, error)
@@ -235,18 +229,15 @@ class BlockFiles:
                 self._retire_locked(old_key, old)
         return handle
 
-    def _known_state(self, key: str, fd: int, large_read: bool) -> _Known:
-        """What is known of the file open at ``fd``: remembered if its state is unchanged.
-        For a large read, the header is read so that the file is cached in huge folios
-        (``folio_fill``)."""
+    def _known_state(self, key: str, fd: int) -> _Known:
+        """What is known of the file open at ``fd``: remembered if its state is unchanged."""
         state = _state_of(fd)
         with self._lock:
             known = self._known.get(key)
             if known is not None and known.state == state:
                 self._known.move_to_end(key)
                 return known
-        size = state[1] if state else 0
-        known = _Known(state, BlockHeader(read_head(fd, HEADER_READ, size, large_read=large_read)))
+        known = _Known(state, BlockHeader(os.pread(fd, HEADER_READ, 0)))
         with self._lock:
             self._known[key] = known
             while len(self._known) > _KNOWN_STATES:
@@ -402,7 +393,7 @@ class BlockFiles:
         watch = self._watch
         if watch is not None and watch.pending():
             self._apply_changes(watch)
-        handle = self._acquire(key, large_read=end is None or end - start > MAPPED_READ_LIMIT)
+        handle = self._acquire(key)
         if handle is None:
             return None
         known = handle.known
