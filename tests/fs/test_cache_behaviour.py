@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
 from pathlib import Path
@@ -211,6 +212,48 @@ def test_a_view_of_a_block_evicted_from_memory_fails_and_is_replaced(
         file.seek(5)
         assert file.read(10) == data[5:15]
         assert file._resident[0] is not view
+
+
+def test_readers_sharing_views_read_right_bytes_while_blocks_are_evicted_and_moved(
+        make_tierfs, s3, bucket, tmp_path, monkeypatch):
+    """Views are read without locks by many threads while the tiers evict, promote and
+    move blocks into huge pages under them: every read must still be exact."""
+    monkeypatch.setattr(memory_tier, "REREAD_SECONDS", 0.05)
+    data = os.urandom(8 * BLOCK)
+    s3.pipe(f"{bucket}/f", data)
+    fs = make_tierfs(tiers=[
+        {"medium": "memory", "capacity": f"{3 * BLOCK}B"},
+        {"medium": "ssd", "path": str(tmp_path / "ssd"), "capacity": "64MiB"},
+    ])
+    assert fs.cat_file(f"{bucket}/f") == data
+    deadline = time.monotonic() + 2
+    errors = []
+
+    def random_reader(seed: int) -> None:
+        rng = random.Random(seed)
+        dest = bytearray(4096)
+        while time.monotonic() < deadline:
+            with fs.open(f"{bucket}/f") as file:
+                for _ in range(50):
+                    start = rng.randrange(len(data) - len(dest))
+                    file.seek(start)
+                    if file.readinto(dest) != len(dest) or dest != data[start:start + len(dest)]:
+                        errors.append(start)
+
+    def streamer() -> None:
+        while time.monotonic() < deadline:
+            if fs.cat_file(f"{bucket}/f") != data:
+                errors.append("stream")
+
+    threads = [threading.Thread(target=random_reader, args=(n,)) for n in range(4)]
+    threads.append(threading.Thread(target=streamer))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    stats = fs.cache_stats()
+    assert stats["evictions"] > 0 and stats["promotions"] > 0 and stats["corrupt_blocks"] == 0
 
 
 def test_blocks_read_again_later_move_into_huge_pages_and_streamed_ones_do_not(
