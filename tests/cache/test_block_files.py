@@ -120,6 +120,20 @@ def test_large_reads_do_not_map(large):
     assert _mapped_keys(files) == {KEY}
 
 
+def test_a_resident_view_maps_its_file_and_large_reads_copy_from_the_mapping(
+        large, monkeypatch):
+    files, _path, data, corrupt = large
+    assert bytes(files.read(KEY, 0, None)) == data  # every chunk checked, not mapped
+    assert _mapped_keys(files) == set()
+    view = files.resident(KEY, lambda: None)  # the fastest tier's view: maps the file
+    assert _mapped_keys(files) == {KEY}
+    monkeypatch.setattr(os, "preadv", None)  # large reads of a mapped file copy from it
+    dest = memoryview(bytearray(len(data) - 3))
+    assert view.read(3, len(data), dest) is dest and dest == data[3:]
+    assert _read_into(files, 0, len(data)) == data
+    assert not corrupt
+
+
 def test_a_rewrite_is_caught_before_a_mapped_copy(large):
     files, path, data, corrupt = large
     assert _read_into(files, 0, 4096) == data[:4096]

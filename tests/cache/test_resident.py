@@ -90,7 +90,7 @@ def test_a_block_file_view_serves_only_checked_chunks_of_an_unchanged_file(tmp_p
     data = os.urandom(4 * MAPPED_READ_LIMIT)
     files, path = _block_files(tmp_path, data)
     touched = []
-    assert files.resident(KEY, lambda: touched.append(1)) is None  # not open yet
+    assert files.resident("ef" * 16, lambda: touched.append(1)) is None  # no such file
     assert files.read_into(KEY, 0, 100, memoryview(bytearray(100)))  # checks chunk 0, maps
     view = files.resident(KEY, lambda: touched.append(1))
     assert _read(view, 5, 105) == data[5:105] and touched == [1]
@@ -108,7 +108,7 @@ def test_a_block_file_view_reads_large_ranges_and_outlives_unmapping_safely(tmp_
     assert bytes(files.read(KEY, 0, None)) == data  # every chunk checked
     assert files.read_into(KEY, 0, 100, memoryview(bytearray(100)))  # mapped
     view = files.resident(KEY, lambda: None)
-    assert _read(view, 0, len(data)) == data  # a large read: preadv, not the mapping
+    assert _read(view, 0, len(data)) == data  # a large read, copied from the mapping
     assert bytes(view.read(7, 70, None)) == data[7:70]
     files.forget(KEY)  # unmapped and closed: the view holds neither
     assert view.handle.mapped is not None and len(view.handle.mapped) == 0

@@ -18,17 +18,25 @@ default ``verify-cache-checksum=full`` does not check partial reads at all.
 
 Small reads (up to ``MAPPED_READ_LIMIT``) of checked chunks are a ``memcpy`` from a
 read-only mapping of the file, large ones a ``preadv`` followed by an ``fstat`` that
-compares the state. Block files are written with ``O_DIRECT`` (``direct_write``), so their
-page cache is filled later by the readers: random reads leave it in 4 KiB folios, where a
-64 KiB ``pread`` cost 8.5 us against 5.1 us for a file written through the page cache; the
-copy from a mapping cost 4.9 us and 4.6 us (``fstat`` included). A mapped file is watched
+compares the state (unless the file is mapped already, see below). Block files are
+written with ``O_DIRECT`` (``direct_write``), so their page cache is filled later by the
+readers: random reads leave it in 4 KiB folios, where a 64 KiB ``pread`` cost 8.5 us
+against 5.1 us for a file written through the page cache; the copy from a mapping cost
+4.9 us and 4.6 us (``fstat`` included). A mapped file is watched
 (``change_watch``): a mapped read asks the watch whether anything changed instead of
-calling ``fstat``, 0.4 us against 1.4 us. Large reads stay ``preadv`` because mapped pages
-count towards the reader's resident set, which a 4 GiB stream must not grow; the mappings
-are few (``_MAPPED_BLOCKS``). Nothing tierfs does truncates a block file in place (files
-are replaced by renames), and a truncation is seen before the mapping is touched, so it
-only reaches a mapping (as SIGBUS) if something else truncates the file in the
-microseconds of the copy.
+calling ``fstat``, 0.4 us against 1.4 us.
+
+Large reads of a mapped file are copies from the mapping too. The C library's copy of
+4 MiB took 120-135 us wherever the destination lay; the kernel's copy in ``preadv`` took
+150-200 us, and 1.5 ms into a buffer 16 bytes past a page boundary (where a fresh 4 MiB
+``bytearray`` lands), whose loads and stores alias in the CPU. But mapped pages count
+towards the reader's resident set, which a 4 GiB stream must not grow, so a large read
+does not map a file: the fastest tier's resident views do (``resident``), since there the
+page cache plays the memory tier, and the mappings are few (``_MAPPED_BLOCKS``). A tier
+behind a memory tier maps only for small reads. Nothing tierfs does truncates a block file
+in place (files are replaced by renames), and a truncation is seen before the mapping is
+touched, so it only reaches a mapping (as SIGBUS) if something else truncates the file
+in the microseconds of the copy.
 
 ``_Handle.read_checked`` is that hot path; the fastest tier's resident views
 (``tierfs.cache.resident``) call it through the handle they were made with, so a view
@@ -125,7 +133,7 @@ class _Handle:
         offset = header.data_offset + start
         mapped = self.mapped
         try:
-            if mapped is _NOT_MAPPED or size > MAPPED_READ_LIMIT:
+            if mapped is _NOT_MAPPED or (mapped is None and size > MAPPED_READ_LIMIT):
                 if dest is None:
                     dest = memoryview(os.pread(self.fd, size, offset))
                     done = len(dest)
@@ -374,11 +382,19 @@ class BlockFiles:
         return self._verified_read(key, start, end, into_dest) is not None
 
     def resident(self, key: str, touch: Callable[[], None]) -> _HandleView | None:
-        """A view of the open file of ``key`` for ``tierfs.cache.resident`` (None if it is
-        not open); each read through it calls ``touch``. It reads through the handle, so
-        it holds no mapping the table of handles let go."""
-        handle = self._handles.get(key)
-        return None if handle is None else _HandleView(handle, self._watch, touch)
+        """A view of the file of ``key`` for ``tierfs.cache.resident`` (None if it is
+        absent); each read through it calls ``touch``. The file is mapped first, so that
+        the view's large reads are copies from the mapping too. It reads through the
+        handle, so it holds no mapping the table of handles let go."""
+        handle = self._acquire(key)
+        if handle is None:
+            return None
+        try:
+            if handle.mapped is None:
+                self._map(key, handle)
+        finally:
+            self._release(handle)
+        return _HandleView(handle, self._watch, touch)
 
     def _read_checked(self, key: str, start: int, end: int | None,
                       dest: memoryview | None) -> memoryview | None:
