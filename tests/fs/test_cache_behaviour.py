@@ -192,6 +192,30 @@ def test_warm_small_reads_copy_from_a_resident_view_and_count_as_hits(
     assert fs.cache_stats()["hits"] == before + 2
 
 
+def test_warm_reads_across_blocks_copy_from_the_view_of_each_block(
+        make_tierfs, s3, bucket, monkeypatch):
+    data = os.urandom(3 * BLOCK)
+    s3.pipe(f"{bucket}/f", data)
+    fs = make_tierfs(tiers=[{"medium": "memory", "capacity": f"{4 * BLOCK}B"}])
+    start, end = BLOCK - 100, 2 * BLOCK + 100  # the end of block 0, all of 1, the head of 2
+    with fs.open(f"{bucket}/f") as file:
+        for _ in range(3):  # misses, then hits the long way, which leave a view per block
+            file.seek(start)
+            assert file.read(end - start) == data[start:end]
+            fs.cache_stats()  # the blocks are stored
+        assert {0, 1, 2} <= set(file._resident)
+    monkeypatch.setattr(fs.cache, "read_block_into", None)  # the tiers must not be asked
+    monkeypatch.setattr(fs.cache, "read_block", None)
+    before = fs.cache_stats()["hits"]
+    with fs.open(f"{bucket}/f") as file:
+        dest = bytearray(end - start)
+        file.seek(start)
+        assert file.readinto(dest) == len(dest) and dest == data[start:end]
+        file.seek(start + 1)
+        assert file.read(BLOCK) == data[start + 1:start + 1 + BLOCK]
+    assert fs.cache_stats()["hits"] == before + 3 + 2  # a hit for each block of each read
+
+
 def test_a_view_of_a_block_evicted_from_memory_fails_and_is_replaced(
         make_tierfs, s3, bucket):
     data = os.urandom(4 * BLOCK)
