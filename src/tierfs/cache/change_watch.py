@@ -83,7 +83,8 @@ class ChangeWatch:
         self._closer = weakref.finalize(self, _close, fd, self._epoll)
 
     def pending(self) -> bool:
-        return self._acting or bool(self._poll(0))
+        # room for one event: by default each call allocates room for 1023
+        return self._acting or bool(self._poll(0, 1))
 
     def watch(self, fd: int, key: str) -> int | None:
         """Watch the file open at ``fd`` for ``key``; its watch descriptor, or None."""
