@@ -28,6 +28,7 @@ class TieredReadFile(io.RawIOBase):
         self._source = source
         self._block_size = source.block_size
         self._counters = source.counters
+        self._hits = source.counters.tally()  # the hits of resident views (see ``stats``)
         self._resident = source.resident_table(obj)
         self._loc = 0
         self._last_end = 0
@@ -42,6 +43,11 @@ class TieredReadFile(io.RawIOBase):
     @property
     def loc(self) -> int:
         return self._loc
+
+    def close(self) -> None:
+        if not self.closed:
+            self._counters.retire(self._hits)
+        super().close()
 
     def readable(self) -> bool:
         return True
@@ -114,7 +120,7 @@ class TieredReadFile(io.RawIOBase):
             return self._read_resident_span(start, end, dest)
         view = resident.read(start - base, end - base, dest)
         if view is not None:
-            self._counters.add("hits")
+            self._hits.hits += 1
         return view
 
     def _read_resident_span(self, start: int, end: int,
@@ -136,7 +142,7 @@ class TieredReadFile(io.RawIOBase):
                 return None
             parts.append(part)
             at = stop
-        self._counters.add("hits", len(parts))
+        self._hits.hits += len(parts)
         return dest if dest is not None else memoryview(b"".join(parts))
 
     def _remember(self, start: int, end: int) -> None:

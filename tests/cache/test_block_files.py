@@ -125,7 +125,7 @@ def test_a_resident_view_maps_its_file_and_large_reads_copy_from_the_mapping(
     files, _path, data, corrupt = large
     assert bytes(files.read(KEY, 0, None)) == data  # every chunk checked, not mapped
     assert _mapped_keys(files) == set()
-    view = files.resident(KEY, lambda: None)  # the fastest tier's view: maps the file
+    view = files.resident(KEY, lambda hits: None)  # the fastest tier's view: maps the file
     assert _mapped_keys(files) == {KEY}
     monkeypatch.setattr(os, "preadv", None)  # large reads of a mapped file copy from it
     dest = memoryview(bytearray(len(data) - 3))

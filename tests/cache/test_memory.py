@@ -85,6 +85,23 @@ def test_counters_from_many_threads_add_up_exactly():
     assert counters.snapshot()["hits"] == 1
 
 
+def test_hit_tallies_of_file_objects_count_while_open_and_after_closing():
+    counters = CacheCounters()
+    counters.add("hits")
+    first, second = counters.tally(), counters.tally()
+    first.hits += 3
+    second.hits += 4
+    assert counters.snapshot()["hits"] == 8  # open tallies are summed
+    counters.reset()
+    first.hits += 1
+    counters.retire(first)
+    counters.retire(first)  # a second close changes nothing
+    assert counters.snapshot()["hits"] == 1
+    second.hits += 2
+    counters.retire(second)
+    assert counters.snapshot()["hits"] == 3
+
+
 def test_an_unknown_counter_is_refused():
     with pytest.raises(KeyError, match="hitz"):
         CacheCounters().add("hitz")

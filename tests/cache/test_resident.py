@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import os
 
-from tierfs.cache import resident
+from tierfs.cache import block_files, resident
 from tierfs.cache.block_files import MAPPED_READ_LIMIT, BlockFiles
 from tierfs.cache.block_format import chunk_size_for, encode_header
 from tierfs.cache.config import TierSpec
@@ -90,9 +90,9 @@ def test_a_block_file_view_serves_only_checked_chunks_of_an_unchanged_file(tmp_p
     data = os.urandom(4 * MAPPED_READ_LIMIT)
     files, path = _block_files(tmp_path, data)
     touched = []
-    assert files.resident("ef" * 16, lambda: touched.append(1)) is None  # no such file
+    assert files.resident("ef" * 16, touched.append) is None  # no such file
     assert files.read_into(KEY, 0, 100, memoryview(bytearray(100)))  # checks chunk 0, maps
-    view = files.resident(KEY, lambda: touched.append(1))
+    view = files.resident(KEY, touched.append)
     assert _read(view, 5, 105) == data[5:105] and touched == [1]
     assert _read(view, len(data) - 100, len(data)) is None  # its chunk was never checked
     with open(path, "r+b") as file:
@@ -102,12 +102,29 @@ def test_a_block_file_view_serves_only_checked_chunks_of_an_unchanged_file(tmp_p
     assert touched == [1]
 
 
+def test_a_block_file_view_reports_its_first_hit_at_once_and_later_ones_in_batches(
+        tmp_path, monkeypatch):
+    data = os.urandom(4 * MAPPED_READ_LIMIT)
+    files, _path = _block_files(tmp_path, data)
+    assert files.read_into(KEY, 0, 100, memoryview(bytearray(100)))
+    reported = []
+    view = files.resident(KEY, reported.append)
+    clock = [1000.0]
+    monkeypatch.setattr(block_files, "monotonic", lambda: clock[0])
+    for _ in range(5):
+        assert _read(view, 5, 105) == data[5:105]
+    assert reported == [1]  # the first hit at once; the next four wait
+    clock[0] += block_files._REPORT_SECONDS
+    assert _read(view, 5, 105) == data[5:105]
+    assert reported == [1, 5]
+
+
 def test_a_block_file_view_reads_large_ranges_and_outlives_unmapping_safely(tmp_path):
     data = os.urandom(4 * MAPPED_READ_LIMIT)
     files, _path = _block_files(tmp_path, data)
     assert bytes(files.read(KEY, 0, None)) == data  # every chunk checked
     assert files.read_into(KEY, 0, 100, memoryview(bytearray(100)))  # mapped
-    view = files.resident(KEY, lambda: None)
+    view = files.resident(KEY, lambda hits: None)
     assert _read(view, 0, len(data)) == data  # a large read, copied from the mapping
     assert bytes(view.read(7, 70, None)) == data[7:70]
     files.forget(KEY)  # unmapped and closed: the view holds neither

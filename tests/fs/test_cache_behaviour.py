@@ -211,6 +211,7 @@ def test_warm_reads_across_blocks_copy_from_the_view_of_each_block(
         dest = bytearray(end - start)
         file.seek(start)
         assert file.readinto(dest) == len(dest) and dest == data[start:end]
+        assert fs.cache_stats()["hits"] == before + 3  # counted while the file is open
         file.seek(start + 1)
         assert file.read(BLOCK) == data[start + 1:start + 1 + BLOCK]
     assert fs.cache_stats()["hits"] == before + 3 + 2  # a hit for each block of each read

@@ -138,11 +138,11 @@ class DirectoryTier:
         if is_block_key(key):
             self._record_access(key)
 
-    def _record_access(self, key: str) -> None:
+    def _record_access(self, key: str, hits: int = 1) -> None:
         # lock-free on purpose (every hit passes here): a hit racing another hit of the same
         # key, or a flush, may go uncounted; access counts only order eviction
         pending = self._pending_access
-        pending[key] = pending.get(key, 0) + 1
+        pending[key] = pending.get(key, 0) + hits
         if (len(pending) >= _ACCESS_FLUSH_COUNT
                 or time.monotonic() - self._last_flush > _ACCESS_FLUSH_SECONDS):
             with self._lock, self._transaction() as conn:

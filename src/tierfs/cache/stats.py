@@ -3,6 +3,12 @@
 Every hit bumps a counter, so bumping is on the hot path: each thread counts into its own
 dict (no lock, and no lost update since no other thread writes it) and a snapshot sums
 them. Counts of threads that ended are folded into one retired dict when seen.
+
+The hottest path, a warm read through a resident view, counts in a ``HitTally`` of its
+file object instead: an attribute of its own, where ``add`` cost 3% of a warm random
+64 KiB read. A file object is read by one thread at a time (its position would not be
+safe otherwise), so its tally loses no update either; snapshots sum the tallies of open
+files, and closing a file folds its tally into the retired counts.
 """
 
 from __future__ import annotations
@@ -20,11 +26,19 @@ def _zeros() -> dict[str, int]:
     return dict.fromkeys(COUNTERS, 0)
 
 
+class HitTally:
+    __slots__ = ("hits",)
+
+    def __init__(self):
+        self.hits = 0
+
+
 class CacheCounters:
     def __init__(self):
         self._lock = threading.Lock()
         self._local = threading.local()
         self._threads: list[tuple[threading.Thread, dict[str, int]]] = []
+        self._tallies: set[HitTally] = set()
         self._retired = _zeros()
         self._baseline = _zeros()  # what ``reset`` saw; snapshots count from there
 
@@ -35,6 +49,19 @@ class CacheCounters:
             values = self._register()
         values[name] += amount  # a KeyError names an unknown counter
 
+    def tally(self) -> HitTally:
+        """A tally of hits for one file object; ``retire`` it when the file closes."""
+        tally = HitTally()
+        with self._lock:
+            self._tallies.add(tally)
+        return tally
+
+    def retire(self, tally: HitTally) -> None:
+        with self._lock:
+            if tally in self._tallies:
+                self._tallies.remove(tally)
+                self._retired["hits"] += tally.hits
+
     def _register(self) -> dict[str, int]:
         values = self._local.values = _zeros()
         with self._lock:
@@ -44,6 +71,7 @@ class CacheCounters:
     def _totals_locked(self) -> dict[str, int]:
         """Sum of every thread's counts; folds those of ended threads into ``_retired``."""
         totals = dict(self._retired)
+        totals["hits"] += sum(tally.hits for tally in self._tallies)
         alive = []
         for thread, values in self._threads:
             counts = dict(values)  # one C-level copy: consistent enough for a running sum
