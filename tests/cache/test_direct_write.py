@@ -1,4 +1,4 @@
-"""New block files written around the page cache hold exactly their parts, on any filesystem."""
+"""New block files, written around the page cache or through it, hold exactly their parts."""
 
 from __future__ import annotations
 
@@ -8,20 +8,40 @@ import os
 import pytest
 
 from tierfs.cache import direct_write
+from tierfs.cache.config import TierSpec
 from tierfs.cache.direct_write import DirectWriter
+from tierfs.cache.directory_tier import DirectoryTier
 
 PAGE = 4096
 
 
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "page-cache"])
 @pytest.mark.parametrize("data_length", [0, 1, PAGE - 1, PAGE, PAGE + 1, 4 * 2**20 + 17])
-def test_a_new_file_holds_its_parts_end_to_end(tmp_path, data_length):
+def test_a_new_file_holds_its_parts_end_to_end(tmp_path, data_length, direct):
     header, data = os.urandom(PAGE), os.urandom(data_length)
     writer = DirectWriter()
     for index in range(3):  # buffers are reused: no byte of a previous file leaks in
         path = tmp_path / f"f{index}"
-        writer.write_new(str(path), (header, memoryview(data)))
+        writer.write_new(str(path), (header, memoryview(data)), direct=direct)
         assert path.read_bytes() == header + data
         assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_write_through_the_page_cache_is_one_writev_and_survives_short_ones(
+        tmp_path, monkeypatch):
+    real_writev = os.writev
+    calls = []
+
+    def short_writev(fd, buffers):  # the kernel may write less than asked
+        buffers = list(buffers)
+        calls.append([len(b) for b in buffers])
+        return real_writev(fd, [buffers[0][:max(1, len(buffers[0]) // 2)]])
+
+    monkeypatch.setattr(direct_write.os, "writev", short_writev)
+    parts = (os.urandom(PAGE), b"", os.urandom(3 * PAGE + 5))
+    DirectWriter().write_new(str(tmp_path / "short"), parts, direct=False)
+    assert (tmp_path / "short").read_bytes() == b"".join(parts)
+    assert calls[0] == [PAGE, 3 * PAGE + 5] and len(calls) > 2  # empty parts dropped
 
 
 def test_an_existing_file_is_never_overwritten(tmp_path):
@@ -49,3 +69,29 @@ def test_a_filesystem_that_refuses_o_direct_gets_buffered_writes(tmp_path, monke
         writer.write_new(str(tmp_path / name), parts)
         assert (tmp_path / name).read_bytes() == b"".join(parts)
     assert len(refused) == 1  # asked once, then remembered
+
+
+def test_a_tier_writes_around_the_page_cache_while_any_of_its_fetchers_is_busy(
+        tmp_path, monkeypatch):
+    tier = DirectoryTier(TierSpec("ssd", 2**30, str(tmp_path)))
+    real_write = tier._writer.write_new
+    direct_flags = []
+
+    def recording_write(path, parts, *, direct=True):
+        direct_flags.append(direct)
+        real_write(path, parts, direct=direct)
+
+    monkeypatch.setattr(tier._writer, "write_new", recording_write)
+    blocks = {f"{n:02x}" * 16: os.urandom(3 * PAGE + n) for n in range(3)}
+    keys = iter(blocks)
+    tier.put(next(keys), b"no signal yet")  # a tier nobody told: always around it
+    busy = {"first": True, "second": False}
+    tier.write_direct_while(lambda: busy["first"])
+    tier.write_direct_while(lambda: busy["second"])  # a daemon: one source per target
+    key = next(keys)
+    tier.put(key, blocks[key])
+    busy["first"] = False
+    key = next(keys)
+    tier.put(key, blocks[key])
+    assert direct_flags == [True, True, False]
+    assert bytes(tier.get(key, 0, None)) == blocks[key]

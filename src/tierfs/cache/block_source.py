@@ -69,6 +69,7 @@ class BlockSource:
             max_deferred_bytes=max(max_pending_store_bytes, cache.room_for_unpersisted()),
             busy=self._busy)
         cache.on_memory_reread(self._move_to_huge_pages_later)
+        cache.write_direct_while(self._busy)
         self.fetcher = fetcher
         self.block_size = block_size
         self.counters = cache.counters

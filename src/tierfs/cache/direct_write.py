@@ -12,6 +12,12 @@ ssd tier keeps its blocks anyway once they outgrow memory).
 reusable page-aligned buffer (a 4 MiB copy is a tenth of the buffered write's cost) and a
 tail shorter than a page is written through the page cache. Filesystems that refuse
 ``O_DIRECT`` (some FUSE and network filesystems) get a plain buffered write.
+
+When nothing waits for the CPU (``direct=False``: the tier's fetching is quiet), a block
+file is written through the page cache after all. The page cache then holds it in 2 MiB
+folios, where readers that fill it leave 4 KiB ones for random reads: a warm random
+64 KiB copy from a mapping of the file took 3.5 us instead of 4.3 us (one TLB entry per
+2 MiB instead of one per page), and the first warm pass finds the block in memory.
 """
 
 from __future__ import annotations
@@ -38,11 +44,13 @@ class DirectWriter:
         self._spare: list[mmap.mmap] = []
         self._direct = bool(_O_DIRECT)  # until the filesystem refuses it
 
-    def write_new(self, path: str, parts: Sequence[bytes | memoryview]) -> None:
-        """Create ``path`` (it must not exist yet) holding ``parts`` end to end."""
+    def write_new(self, path: str, parts: Sequence[bytes | memoryview], *,
+                  direct: bool = True) -> None:
+        """Create ``path`` (it must not exist yet) holding ``parts`` end to end, around the
+        page cache if ``direct`` and the filesystem allows it."""
         total = sum(len(part) for part in parts)
         whole = total - total % _ALIGN
-        if self._direct and whole:
+        if direct and self._direct and whole:
             try:
                 self._write_direct(path, parts, whole)
                 return
@@ -106,9 +114,16 @@ def _write_all(fd: int, data: bytes | memoryview) -> None:
 
 
 def _write_buffered(path: str, parts: Sequence[bytes | memoryview]) -> None:
+    """One ``writev`` for all parts: the kernel sizes page-cache folios by the write, and
+    a header written alone would split the first 2 MiB of the file into small ones."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        for part in parts:
-            _write_all(fd, part)
+        views = [view for part in parts if len(view := memoryview(part).cast("B"))]
+        while views:
+            written = os.writev(fd, views)
+            while views and written >= len(views[0]):
+                written -= len(views.pop(0))
+            if written:
+                views[0] = views[0][written:]
     finally:
         os.close(fd)

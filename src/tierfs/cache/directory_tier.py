@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -62,6 +62,7 @@ class DirectoryTier:
         self._order = order_by(spec.eviction)
         self._files = BlockFiles(self._blocks, self._drop_corrupt)
         self._writer = DirectWriter()
+        self._busy: list[Callable[[], bool]] = []  # see ``write_direct_while``
         self.corrupt_blocks = 0
         self._open_process_state()
         self._remove_leftovers()
@@ -133,6 +134,16 @@ class DirectoryTier:
             raise
         conn.execute("COMMIT")
 
+    def write_direct_while(self, busy: Callable[[], bool]) -> None:
+        """Write block files around the page cache while ``busy()`` says fetching needs
+        the CPU, through it when every such signal is quiet (see ``direct_write``); a
+        tier with no signal always writes around it. A daemon's block source for each
+        target adds one."""
+        self._busy.append(busy)
+
+    def _cpu_wanted(self) -> bool:
+        return not self._busy or any(busy() for busy in self._busy)
+
     def touch(self, key: str) -> None:
         """Count a hit that happened elsewhere (a client reading this directory directly)."""
         if is_block_key(key):
@@ -172,7 +183,7 @@ class DirectoryTier:
         if size > self.spec.capacity:
             return PutOutcome(PutResult.TOO_LARGE)
         staged = self._staging_name("w")
-        self._writer.write_new(os.fspath(staged), (header, data))
+        self._writer.write_new(os.fspath(staged), (header, data), direct=self._cpu_wanted())
         victims: list[Victim] = []
         published = False
         try:

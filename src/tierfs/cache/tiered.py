@@ -68,6 +68,13 @@ class TieredBlockCache:
         dest[:] = memoryview(data)[start:end]
         return True
 
+    def write_direct_while(self, busy: Callable[[], bool]) -> None:
+        """Have the persistent tiers write block files around the page cache while
+        ``busy()`` says fetching needs the CPU (``DirectoryTier.write_direct_while``)."""
+        for tier in self._persistent:
+            if tier.accepts_blocks:  # not a daemon's tier that a client reads directly
+                tier.write_direct_while(busy)
+
     def remember_resident(self, table: ResidentTable, index: int, key: str) -> None:
         """Keep a view of block ``key`` under ``index``, or forget the one there if the
         fastest tier does not hold the block."""
