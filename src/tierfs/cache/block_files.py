@@ -18,11 +18,11 @@ default ``verify-cache-checksum=full`` does not check partial reads at all.
 
 Small reads (up to ``MAPPED_READ_LIMIT``) of checked chunks are a ``memcpy`` from a
 read-only mapping of the file, large ones a ``preadv`` followed by an ``fstat`` that
-compares the state (unless the file is mapped already, see below). Block files are
-written with ``O_DIRECT`` (``direct_write``), so their page cache is filled later by the
-readers: random reads leave it in 4 KiB folios, where a 64 KiB ``pread`` cost 8.5 us
-against 5.1 us for a file written through the page cache; the copy from a mapping cost
-4.9 us and 4.6 us (``fstat`` included). A mapped file is watched
+compares the state (unless the file is mapped already, see below). Block files written
+while fetching is busy skip the page cache (``direct_write``), so their page cache is
+filled later by the readers: random reads leave it in 4 KiB folios, where a 64 KiB
+``pread`` cost 8.5 us against 5.1 us for a file written through the page cache; the copy
+from a mapping cost 4.9 us and 4.6 us (``fstat`` included). A mapped file is watched
 (``change_watch``): a mapped read asks the watch whether anything changed instead of
 calling ``fstat``, 0.4 us against 1.4 us.
 
