@@ -39,3 +39,13 @@ def s3(seaweed):
     return fsspec.filesystem(
         "s3", skip_instance_cache=True, use_listings_cache=False, **seaweed.storage_options()
     )
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """One Dask cluster of two spawned worker processes for the whole test session."""
+    distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            yield client
