@@ -22,7 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from tierfs.cache import ObjectChangedError
 from tierfs.daemon_client import protocol
 from tierfs.daemon_client.protocol import BlockAddress
-from tierfs_server import status_page, writeback_routes
+from tierfs_server import shuffle_routes, status_page, writeback_routes
 from tierfs_server.config import DaemonConfig
 from tierfs_server.fetchers import forwarding_allowed
 from tierfs_server.metrics import Metrics
@@ -115,6 +115,24 @@ async def hits(request: web.Request) -> web.Response:
     return web.json_response({"counted": counted})
 
 
+def _expire_shuffles(retention: float):
+    """A background task deleting shuffles idle for longer than ``retention`` seconds."""
+    async def run(app: web.Application):
+        async def sweep() -> None:
+            while True:
+                await asyncio.sleep(min(60.0, retention / 4))
+                try:
+                    await asyncio.to_thread(app[NODE].shuffles.expire)
+                except OSError as error:
+                    logger.warning("shuffle retention sweep failed: %s", error)
+
+        task = asyncio.create_task(sweep())
+        yield
+        task.cancel()
+
+    return run
+
+
 def create_app(config: DaemonConfig) -> web.Application:
     app = web.Application(
         client_max_size=config.max_request_bytes,
@@ -131,6 +149,9 @@ def create_app(config: DaemonConfig) -> web.Application:
     app.router.add_post(protocol.HITS, hits)
     app.router.add_get("/", status)
     app.router.add_routes(writeback_routes.routes(NODE))
+    app.router.add_routes(shuffle_routes.routes(NODE))
+    if config.shuffle is not None and config.shuffle.retention is not None:
+        app.cleanup_ctx.append(_expire_shuffles(config.shuffle.retention))
 
     async def close_node(app: web.Application) -> None:
         await asyncio.to_thread(app[NODE].close)

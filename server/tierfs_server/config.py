@@ -24,6 +24,11 @@
     capacity = "50GiB"
     when_full = "wait"            # or "through", "fail"
 
+    [shuffle]                     # optional: push-based shuffle, merged per partition
+    dir = "/mnt/nvme/tierfs-shuffle"
+    capacity = "100GiB"           # pushes beyond it are refused (HTTP 507)
+    retention = 86400             # seconds: idle shuffles are deleted after it
+
     [peers]                       # optional: daemons of other nodes
     self = "http://10.0.0.5:7480"
     members = ["http://10.0.0.5:7480", "http://10.0.0.6:7480"]   # or dns = "tierfs:7480"
@@ -40,8 +45,9 @@ from pathlib import Path
 
 from tierfs.cache.config import DEFAULTS, TierSpec, parse_tiers
 from tierfs.sizes import parse_size
+from tierfs_server.shuffle_store import ShuffleSettings
 
-_SECTIONS = {"server", "cache", "mounts", "peers", "writeback"}
+_SECTIONS = {"server", "cache", "mounts", "peers", "writeback", "shuffle"}
 _SERVER_KEYS = {"host", "port", "unix_socket", "token", "token_file", "tls_cert", "tls_key",
                 "max_request_bytes", "metadata_ttl", "workers"}
 _PEER_KEYS = {"self", "members", "dns", "timeout", "down_seconds"}
@@ -86,6 +92,7 @@ class DaemonConfig:
     mounts: tuple[Mount, ...] = ()
     peers: PeerConfig = PeerConfig()
     writeback: WriteBackConfig | None = None
+    shuffle: ShuffleSettings | None = None
 
 
 def load_config(path: str | os.PathLike) -> DaemonConfig:
@@ -133,6 +140,7 @@ def parse_config(raw: dict) -> DaemonConfig:
         mounts=_mounts(raw.get("mounts", {})),
         peers=_peers(_table(raw, "peers", _PEER_KEYS)),
         writeback=_writeback(_table(raw, "writeback", {"dir", "capacity", "when_full"})),
+        shuffle=_shuffle(_table(raw, "shuffle", {"dir", "capacity", "retention"})),
     )
 
 
@@ -220,6 +228,21 @@ def _writeback(table: dict) -> WriteBackConfig | None:
     return WriteBackConfig(
         directory, None if capacity is None else parse_size(capacity, "writeback.capacity"),
         when_full)
+
+
+def _shuffle(table: dict) -> ShuffleSettings | None:
+    if not table:
+        return None
+    directory = table.get("dir")
+    if not isinstance(directory, str) or not directory:
+        raise ValueError("shuffle.dir: required, a local directory for merged partition files")
+    capacity = table.get("capacity")
+    retention = table.get("retention")
+    if retention is not None and _number(retention, "shuffle.retention") <= 0:
+        raise ValueError(f"shuffle.retention: must be positive seconds, got {retention!r}")
+    return ShuffleSettings(
+        directory, None if capacity is None else parse_size(capacity, "shuffle.capacity"),
+        None if retention is None else float(retention))
 
 
 def _peers(table: dict) -> PeerConfig:

@@ -40,6 +40,7 @@ from tierfs_server.config import DaemonConfig, Mount
 from tierfs_server.fetchers import PeerFetcher, TimedFetcher
 from tierfs_server.paths import checked_path
 from tierfs_server.peers import PeerSet
+from tierfs_server.shuffle_store import ShuffleStore
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +119,7 @@ class CacheNode:
             return fetcher
 
         self.mounts = {m.name: MountRuntime(m, self, fetcher_for) for m in config.mounts}
+        self.shuffles = ShuffleStore(config.shuffle) if config.shuffle else None
 
     def _node_id(self) -> str:
         """One id for this daemon's tier directories, kept in each of them across restarts."""
@@ -177,6 +179,9 @@ class CacheNode:
                 for spec in self.config.tiers if spec.persistent
             ],
             "mounts": [mount.describe() for mount in self.mounts.values()],
+            "self": self.config.peers.self_url,
+            "peers": self.peers.members() if self.peers else [],
+            "shuffle": self.shuffles is not None,
         }
 
     def stats(self) -> dict:
@@ -194,6 +199,8 @@ class CacheNode:
         stats["mounts"] = [mount.describe() for mount in self.mounts.values()]
         if self.config.writeback is not None:
             stats["writeback"] = self.writeback_stats()
+        if self.shuffles is not None:
+            stats["shuffle"] = self.shuffles.stats()
         return stats
 
     def writeback_stats(self) -> dict:

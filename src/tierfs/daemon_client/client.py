@@ -12,6 +12,7 @@ import asyncio
 import os
 import ssl
 import weakref
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -76,6 +77,33 @@ class DaemonClient:
             raise DaemonUnavailable(f"tierfs daemon at {self.address} unavailable: "
                                     f"{type(error).__name__}: {error}") from error
 
+    async def _open_stream(self, route: str) -> aiohttp.ClientResponse:
+        session = await self._get_session()
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._timeout.sock_connect,
+                                        sock_read=self._timeout.total)
+        try:
+            response = await session.get(self._base + route, timeout=timeout)
+            if response.status >= 400:
+                body = await response.read()
+                response.release()
+                raise _http_error(response.status, body, route)
+            return response
+        except (TimeoutError, aiohttp.ClientConnectionError) as error:
+            raise DaemonUnavailable(f"tierfs daemon at {self.address} unavailable: "
+                                    f"{type(error).__name__}: {error}") from error
+
+    def iter_download(self, route: str, chunk: int = 4 * 2**20) -> Iterator[bytes]:
+        """A long response body in chunks of about ``chunk`` bytes, streamed, not held."""
+        response = sync(self.loop, self._open_stream, route)
+        try:
+            while data := sync(self.loop, _read_up_to, response.content, chunk):
+                yield data
+        except (TimeoutError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as error:
+            raise DaemonUnavailable(f"tierfs daemon at {self.address} stopped answering "
+                                    f"{route}: {type(error).__name__}") from error
+        finally:
+            self.loop.call_soon_threadsafe(response.release)
+
     def call(self, method: str, route: str, **kwargs) -> dict:
         """One request whose answer is JSON (``params=``, ``json=`` or ``data=`` as aiohttp)."""
         body, _ = sync(self.loop, self._request, method, route, **kwargs)
@@ -122,6 +150,18 @@ def _close_session(loop: asyncio.AbstractEventLoop, session: aiohttp.ClientSessi
             pass
     if session.connector is not None:
         session.connector._close()
+
+
+async def _read_up_to(stream: aiohttp.StreamReader, size: int) -> bytes:
+    """Up to ``size`` bytes, fewer only at the end of the body (one hop per large chunk)."""
+    parts, have = [], 0
+    while have < size:
+        part = await stream.read(size - have)
+        if not part:
+            break
+        parts.append(part)
+        have += len(part)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _json(body: bytes) -> dict:

@@ -25,6 +25,14 @@ OVERLAY = "/v1/overlay"
 FLUSH = "/v1/flush"
 HITS = "/v1/hits"  # short-circuit hits, so the daemon's eviction sees them
 
+SHUFFLES = "/v1/shuffles"  # GET: every shuffle the daemon holds
+SHUFFLE = "/v1/shuffle/{shuffle_id}"  # POST create, GET describe, DELETE
+SHUFFLE_PUSH = SHUFFLE + "/push"  # POST: shuffle blocks (frames), merged per partition
+SHUFFLE_COMMIT = SHUFFLE + "/commit"  # POST: a map's commit record; answers the winner's
+SHUFFLE_COMMITS = SHUFFLE + "/commits"  # GET: every committed map's record
+SHUFFLE_PARTITION = SHUFFLE + "/partition/{partition}"  # GET: the merged partition stream
+MAX_SHUFFLE_PUSH = 256 * 2**20  # bytes in one push request
+
 SERVED_BY = "X-Tierfs-Served-By"  # "cache", "peer" or "under-store"
 TOKEN_ENV = "TIERFS_DAEMON_TOKEN"
 DAEMON_ENV = "TIERFS_DAEMON"

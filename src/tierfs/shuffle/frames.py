@@ -72,8 +72,19 @@ def frame_length(header: bytes | memoryview, where: str) -> int:
     return HEADER_SIZE + _LENGTH.unpack_from(header, HEADER_SIZE - 12)[0]
 
 
-def decode_block(frame: memoryview, where: str) -> Block:
-    """Verify and decompress one whole frame; ``where`` names its source in errors."""
+@dataclass(frozen=True, slots=True)
+class FrameHeader:
+    """A header whose digest matched: the frame's bytes are the ones its writer sent."""
+
+    id: BlockId
+    sequence: int
+    kind: int
+    codec: int
+    raw_length: int
+
+
+def verify_frame(frame: memoryview, where: str) -> FrameHeader:
+    """Check one whole frame (magic, lengths, digest) without decompressing it."""
     if len(frame) < HEADER_SIZE:
         raise CorruptShuffleBlockError(f"truncated shuffle block header in {where}")
     (magic, kind, codec, _, map_id, attempt, partition, sequence, raw_length,
@@ -84,23 +95,26 @@ def decode_block(frame: memoryview, where: str) -> Block:
     if len(frame) != HEADER_SIZE + payload_length:
         raise CorruptShuffleBlockError(f"truncated shuffle block ({block_id.describe()}) "
                                        f"in {where}")
-    payload = frame[HEADER_SIZE:]
     digest = xxhash.xxh3_64()
     digest.update(frame[:_DIGESTED])
-    digest.update(payload)
+    digest.update(frame[HEADER_SIZE:])
     if digest.intdigest() != expected:
         raise CorruptShuffleBlockError(
             f"checksum mismatch in shuffle block of {block_id.describe()} in {where}")
-    if codec == CODEC_LZ4:
-        data = lz4.frame.decompress(payload)
-    elif codec == CODEC_NONE:
-        data = payload
-    else:
-        raise CorruptShuffleBlockError(f"unknown codec {codec} in {block_id.describe()}")
-    if len(data) != raw_length or kind not in (KIND_BYTES, KIND_ARROW):
-        raise CorruptShuffleBlockError(f"shuffle block of {block_id.describe()} in {where} "
-                                       "decoded to the wrong length or kind")
-    return Block(block_id, sequence, kind, data)
+    if codec not in CODECS.values() or kind not in (KIND_BYTES, KIND_ARROW):
+        raise CorruptShuffleBlockError(f"unknown codec or kind in {block_id.describe()}")
+    return FrameHeader(block_id, sequence, kind, codec, raw_length)
+
+
+def decode_block(frame: memoryview, where: str) -> Block:
+    """Verify and decompress one whole frame; ``where`` names its source in errors."""
+    header = verify_frame(frame, where)
+    payload = frame[HEADER_SIZE:]
+    data = lz4.frame.decompress(payload) if header.codec == CODEC_LZ4 else payload
+    if len(data) != header.raw_length:
+        raise CorruptShuffleBlockError(f"shuffle block of {header.id.describe()} in {where} "
+                                       "decoded to the wrong length")
+    return Block(header.id, header.sequence, header.kind, data)
 
 
 class FrameSplitter:
