@@ -9,6 +9,7 @@ Dask reruns (its worker died) writes a new attempt; the first commit of each map
 
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ class _Plan:
     """Everything a task needs to reach the shuffle; small, and pickled into every task."""
 
     service: str
-    options: tuple
+    options: str  # storage options as canonical JSON: hashable, even with nested dicts
     shuffle_id: str
     npartitions: int
     on: list = field(default_factory=list)
@@ -50,8 +51,8 @@ class _Plan:
 
 
 @lru_cache(maxsize=16)
-def _service(url: str, options: tuple):
-    return open_service(url, **dict(options))
+def _service(url: str, options: str):
+    return open_service(url, **json.loads(options))
 
 
 def shuffle(ddf: dd.DataFrame, on, service: str, npartitions: int | None = None, *,
@@ -89,7 +90,7 @@ def _plan(ddf, on, service, npartitions, shuffle_id, storage_options) -> _Plan:
     npartitions = ddf.npartitions if npartitions is None else npartitions
     if isinstance(npartitions, bool) or not isinstance(npartitions, int) or npartitions < 1:
         raise ValueError(f"npartitions: expected a positive integer, got {npartitions!r}")
-    options = tuple(sorted((storage_options or {}).items()))
+    options = json.dumps(storage_options or {}, sort_keys=True)
     _service(service, options)  # a bad URL or option fails here, not in a worker
     return _Plan(service, options, shuffle_id or f"dask-{uuid.uuid4().hex}", npartitions,
                  columns)
