@@ -53,6 +53,16 @@ class NodeCollector:
                                     value=stats["hit_ratio"])
         peers_down = sum(peer["down"] for peer in stats.get("peers", []))
         yield GaugeMetricFamily("tierfs_peers_down", "Peers being skipped", value=peers_down)
+        shuffle = stats.get("shuffle")
+        if shuffle:
+            for field in ("pushed_bytes", "pushed_blocks", "served_bytes"):
+                yield CounterMetricFamily(f"tierfs_shuffle_{field}",
+                                          f"Shuffle {field.replace('_', ' ')}",
+                                          value=shuffle.get(f"shuffle_{field}", 0))
+            yield GaugeMetricFamily("tierfs_shuffle_used_bytes",
+                                    "Bytes of merged shuffle partitions on disk",
+                                    value=shuffle["used_bytes"])
+            yield GaugeMetricFamily("tierfs_shuffles", "Shuffles held", value=shuffle["shuffles"])
         writeback = stats.get("writeback")
         if writeback:
             for field in ("queued_files", "queued_bytes"):

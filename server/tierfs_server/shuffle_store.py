@@ -46,7 +46,8 @@ class ShuffleStore:
         self._partition_locks: dict[str, threading.Lock] = {}
         self._checked: set[str] = set()
         self._touched: dict[str, float] = {}
-        self.counters: Counter[str] = Counter()
+        self.counters: Counter[str] = Counter(dict.fromkeys(
+            ("shuffle_pushed_bytes", "shuffle_pushed_blocks", "shuffle_served_bytes"), 0))
         self.used = self.files.storage.disk_usage(self.files.storage.root)
 
     # -- control plane --

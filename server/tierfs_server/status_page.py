@@ -42,6 +42,14 @@ def render(stats: dict) -> str:
         for name in ("requests", "hits", "misses", "evictions", "promotions", "demotions",
                      "corrupt_blocks", "under_store_bytes", "peer_bytes")
     )
+    shuffle = stats.get("shuffle")
+    shuffle_rows = "".join(
+        f"<tr><td>{label}</td><td class=num>{value}</td></tr>" for label, value in (
+            ("shuffles", shuffle["shuffles"]),
+            ("pushed", _size(shuffle.get("shuffle_pushed_bytes", 0))),
+            ("merged on disk", _size(shuffle["used_bytes"])),
+            ("served", _size(shuffle.get("shuffle_served_bytes", 0))))
+    ) if shuffle else "<tr><td colspan=2>no [shuffle] section configured</td></tr>"
     return f"""<!doctype html>
 <html lang=en><head><meta charset=utf-8>
 <meta http-equiv=refresh content={_REFRESH_S}>
@@ -61,5 +69,6 @@ th {{ background: #f3f3f3; }}
 <h2>Counters</h2><table id=counters>{counters}</table>
 <h2>Hottest files</h2>
 <table id=hottest><tr><th>path</th><th>block reads</th></tr>{hot_rows}</table>
+<h2>Shuffle</h2><table id=shuffle>{shuffle_rows}</table>
 <h2>Peers</h2><table id=peers><tr><th>url</th><th></th><th>state</th></tr>{peer_rows}</table>
 </body></html>"""

@@ -84,7 +84,8 @@ class PartitionReader:
         return self._blocks()
 
     def iter_bytes(self) -> Iterator[bytes | memoryview]:
-        """Bytes written by each map, in map order and in write order (chunked)."""
+        """Each map's bytes in write order, chunked; maps in map order from file backends,
+        in the order their blocks arrived from the daemon."""
         for block in self._blocks():
             yield block_bytes(block)
 

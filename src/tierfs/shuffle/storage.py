@@ -15,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import fsspec
 
+from tierfs.shuffle.errors import CorruptShuffleBlockError
+
 _RANGE_PIECE = 8 * 2**20  # a longer range is fetched in pieces of this size
 _BATCH_BYTES = 64 * 2**20  # bytes in flight per batch of concurrent ranged reads
 _BATCH_RANGES = 64
@@ -63,7 +65,8 @@ class LocalStorage:
                     want = min(_RANGE_PIECE, end - offset)
                     chunk = os.pread(file.fileno(), want, offset)
                     if len(chunk) != want:
-                        raise EOFError(f"{path} is shorter than its commit record says")
+                        raise CorruptShuffleBlockError(
+                            f"{path} is shorter than its commit record says")
                     yield index, chunk
 
     def listdir(self, path: str) -> list[str]:
@@ -142,11 +145,12 @@ class FsspecStorage:
                 batch, results = pending.result()
                 if following is not None:
                     pending = prefetch.submit(self._fetch, following)
-                for (index, _, start, end), chunk in zip(batch, results, strict=True):
+                for (index, path, start, end), chunk in zip(batch, results, strict=True):
                     if isinstance(chunk, BaseException):
                         raise chunk
                     if len(chunk) != end - start:
-                        raise EOFError("a map output is shorter than its commit record says")
+                        raise CorruptShuffleBlockError(
+                            f"{path} is shorter than its commit record says")
                     yield index, chunk
 
     def _fetch(self, batch: list[tuple[int, str, int, int]]) -> tuple[list, list]:
