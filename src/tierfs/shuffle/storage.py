@@ -34,7 +34,7 @@ class LocalStorage:
 
     def open_output(self, path: str):
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        return open(path, "wb", buffering=0)
+        return open(path, "wb", buffering=2**20)  # headers and small blocks, coalesced
 
     def create_exclusive(self, path: str, data: bytes) -> bool:
         os.makedirs(os.path.dirname(path), exist_ok=True)
