@@ -7,7 +7,9 @@ Public surface (``from tierfs.writeback import ...``)::
 
 ``buffer_dir`` is created if missing and locked for this process (``BufferLockedError`` if
 another holds it); pending work found there is recovered and uploaded. A forked child
-cannot use its parent's buffer (``RuntimeError``): it needs its own ``buffer_dir``.
+may read through its parent's buffer (its overlay is re-read from the parent's journal) but
+not write (``RuntimeError``: it needs its own ``buffer_dir``); whatever it does with the
+inherited buffer and writers, the parent's lock, journal and buffered files stay untouched.
 ``target_fs.to_dict()`` is kept in ``buffer_dir/target.json`` (mode 0600: it may hold
 credentials) so that ``tierfs writeback flush DIR`` can finish the work without the app.
 

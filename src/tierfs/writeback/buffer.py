@@ -18,6 +18,7 @@ from fsspec import AbstractFileSystem
 
 from tierfs.writeback.blobs import BlobNames
 from tierfs.writeback.capacity import Capacity, Room
+from tierfs.writeback.fork_view import ParentJournalView
 from tierfs.writeback.journal import Journal, still_pending
 from tierfs.writeback.lock import BufferLock
 from tierfs.writeback.overlay import DELETED, BufferedFile, OverlayEntry
@@ -78,6 +79,7 @@ class WriteBackBuffer:
         previous_holder_died = self._lock.acquire()
         self._closed = False
         self._pid = os.getpid()
+        self._parent_view = ParentJournalView(self.directory, self._blob_dir)
         self._mutex = threading.Lock()
         self._work = threading.Condition(self._mutex)
         self._changed = threading.Condition(self._mutex)
@@ -109,6 +111,7 @@ class WriteBackBuffer:
     def open_write(self, path: str) -> BufferWriter:
         """A new file at target ``path``; its ``close()`` is the durable acknowledgement."""
         path = self._normalize(path)
+        self._check_process()  # before the mutex: a parent thread may have held it at the fork
         with self._mutex:
             self._check_open()
             self._capacity.writer_opened()
@@ -141,15 +144,18 @@ class WriteBackBuffer:
 
     def lookup(self, path: str) -> OverlayEntry | None:
         """What the buffer knows of ``path`` ahead of the target: see ``tierfs.writeback``."""
-        self._check_process()
+        if self._forked():
+            return self._parent_view.current().lookup(self._normalize(path))
         with self._mutex:
             return self._pending.lookup(self._normalize(path))
 
     def pending(self, prefix: str = "") -> dict[str, OverlayEntry]:
         """Overlay entries at or below ``prefix`` (all for ""), to merge into ls/find."""
-        self._check_process()
+        prefix = self._normalize(prefix) if prefix else ""
+        if self._forked():
+            return self._parent_view.current().under(prefix)
         with self._mutex:
-            return self._pending.under(self._normalize(prefix) if prefix else "")
+            return self._pending.under(prefix)
 
     # -- progress and life cycle -----------------------------------------------------------
 
@@ -170,6 +176,10 @@ class WriteBackBuffer:
             return flushed()
 
     def stats(self) -> dict:
+        if self._forked():  # the parent's queue; this process uploads nothing
+            files, size = (pending := self._parent_view.current()).queued()
+            return {"pending_ops": len(pending), "queued_files": files, "queued_bytes": size,
+                    "capacity": self.settings.capacity, "forked_from": self._pid}
         with self._mutex:
             files, size = self._pending.queued()
             return {
@@ -190,8 +200,14 @@ class WriteBackBuffer:
         """Stop uploading (after running requests end) and release buffer_dir.
 
         Pending operations stay journaled: the next WriteBackBuffer on this directory
-        finishes them. Call ``wait_flushed()`` first to leave nothing behind.
+        finishes them. Call ``wait_flushed()`` first to leave nothing behind. In a forked
+        child it only closes the inherited descriptors: the parent keeps its lock and files.
         """
+        if self._forked():
+            self._closed = True
+            self._journal.close()
+            self._lock.forget()
+            return
         with self._mutex:
             if self._closed:
                 return
@@ -235,6 +251,7 @@ class WriteBackBuffer:
         self, kind: str, path: str, dst: str | None = None, file: BufferedFile | None = None
     ) -> None:
         """Append one operation, make it visible to reads, return once its record is durable."""
+        self._check_process()
         with self._mutex:
             self._check_open()
             if kind != "write" and self._pending.lookup(path) is DELETED:
@@ -313,12 +330,17 @@ class WriteBackBuffer:
             logger.info("%s: recovered %d pending operations", self.directory, len(self._pending))
         return sum(file.size for file in referenced)
 
+    def _forked(self) -> bool:
+        return os.getpid() != self._pid
+
     def _check_process(self) -> None:
         """A forked child shares the lock and journal but has no uploader and a stale state."""
-        if os.getpid() != self._pid:
+        if self._forked():
             raise RuntimeError(
                 f"write-back buffer {self.directory} belongs to process {self._pid}; a forked "
-                "child must open its own WriteBackBuffer on its own buffer_dir"
+                "child must open its own WriteBackBuffer on its own buffer_dir (with tierfs: "
+                "build the filesystem in the child with write_mode='back' and a buffer_dir "
+                "of its own, e.g. one per DataLoader worker); it may read through this one"
             )
 
     def _normalize(self, path: str) -> str:

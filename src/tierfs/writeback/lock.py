@@ -43,6 +43,16 @@ class BufferLock:
         self._fd = fd
         return died_holding
 
+    def forget(self) -> None:
+        """Close a descriptor inherited by a forked child; the lock stays with the parent.
+
+        flock belongs to the open file description the child shares with its parent:
+        unlocking it here would unlock the parent, closing this copy does not.
+        """
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
     def release(self) -> None:
         fd, self._fd = self._fd, None
         if fd is not None:

@@ -46,6 +46,7 @@ class BufferWriter(io.RawIOBase):
     def write(self, data) -> int:
         if self.closed:
             raise ValueError(f"write to closed file {self.path}")
+        self._buffer._check_process()
         size = memoryview(data).nbytes
         if self._target_file is None:
             room = self._buffer._reserve(size)
@@ -88,6 +89,9 @@ class BufferWriter(io.RawIOBase):
         """Acknowledge: returns once the bytes and a journal record are fsynced in buffer_dir."""
         if self.closed:
             return
+        if self._buffer._forked():
+            self.discard()
+            self._buffer._check_process()  # raises: only the parent can acknowledge it
         if self._failed:
             self.discard()
             return
@@ -108,7 +112,9 @@ class BufferWriter(io.RawIOBase):
         if self.closed:
             return
         try:
-            if self._target_file is not None:
+            if self._buffer._forked():
+                _close_without_flushing(self._blob)  # the parent's blob: its bytes, its file
+            elif self._target_file is not None:
                 # fsspec files that upload on close can abort (s3fs: the multipart upload)
                 abort = getattr(self._target_file, "discard", None)
                 if abort is not None:
@@ -135,3 +141,18 @@ class BufferWriter(io.RawIOBase):
     def __del__(self) -> None:
         if "_blob" in self.__dict__ and not self.closed:
             self.discard()
+
+
+def _close_without_flushing(file) -> None:
+    """Close a forked child's copy of ``file``: its unflushed bytes go to /dev/null.
+
+    Flushing them would append them to the file the child shares with its parent.
+    """
+    if file.closed:
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, file.fileno())
+    finally:
+        os.close(null)
+    file.close()
