@@ -65,11 +65,13 @@ def test_a_flipped_byte_in_a_merged_daemon_partition_is_detected(open_backend, s
 
 
 def test_the_daemon_refuses_a_corrupt_push_and_appends_nothing(open_backend, shuffle_daemon):
-    from tierfs.shuffle.frames import BlockId, encode_block
+    from tierfs.shuffle.compression import Compressor
+    from tierfs.shuffle.frames import CODEC_NONE, BlockId, encode_block
 
     service = open_backend("daemon")
     shuffle = service.create(_id(), 1)
-    header, payload = encode_block(BlockId(0, 0, 0), 0, 0, b"payload" * 10, 0)
+    header, payload = encode_block(BlockId(0, 0, 0), 0, 0, b"payload" * 10,
+                                   Compressor(CODEC_NONE).compress)
     damaged = header + _flip(payload, 5)
     route = f"/v1/shuffle/{shuffle.shuffle_id}/push"
     with pytest.raises(ValueError, match="checksum mismatch"):

@@ -13,7 +13,8 @@ import tierfs.shuffle
 from tests.shuffle.daemons import ShuffleDaemon
 from tierfs.daemon_client import DaemonUnavailable
 from tierfs.shuffle import MissingMapOutputError
-from tierfs.shuffle.frames import BlockId, encode_block
+from tierfs.shuffle.compression import Compressor
+from tierfs.shuffle.frames import CODEC_NONE, BlockId, encode_block
 from tierfs_server.config import parse_config
 
 
@@ -69,7 +70,8 @@ def test_a_block_torn_by_a_crash_is_cut_and_later_pushes_read_back(own_daemon):
     shuffle = service.create("torn", 1)
     _write(shuffle, 0, 0, 1)
     daemon.kill()
-    header, payload = encode_block(BlockId(9, 0, 0), 0, 0, b"half-written" * 100, 0)
+    header, payload = encode_block(BlockId(9, 0, 0), 0, 0, b"half-written" * 100,
+                                   Compressor(CODEC_NONE).compress)
     with open(Path(daemon.shuffle_dir) / "torn" / "p0.data", "ab") as file:
         file.write((header + payload)[:700])  # a push the crash interrupted
     daemon.start()

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from tierfs.daemon_client import DaemonClient
 from tierfs.daemon_client import protocol as wire
 from tierfs.ec.placement import rank_targets
+from tierfs.shuffle.compression import Compressor
 from tierfs.shuffle.errors import ShuffleNotFoundError
 from tierfs.shuffle.frames import Block, BlockId, FrameSplitter
 from tierfs.shuffle.payloads import PartitionBuffer
@@ -164,13 +165,15 @@ class DaemonMapWriter(MapWriter):
         self._held = 0
         options = shuffle.service.options
         self._push_at = min(options.buffer_size, _PUSH_BYTES)
+        self._compressor = Compressor(options.codec)
 
     def _write(self, partition: int, data) -> None:
         buffer = self._buffers.get(partition)
         if buffer is None:
             options = self.shuffle.service.options
             buffer = self._buffers[partition] = PartitionBuffer(
-                BlockId(self.map_id, self.attempt, partition), options.codec, options.block_size)
+                BlockId(self.map_id, self.attempt, partition), self._compressor,
+                options.block_size)
         before = buffer.pending_bytes + buffer.encoded_bytes
         buffer.add(data)
         self._held += buffer.pending_bytes + buffer.encoded_bytes - before

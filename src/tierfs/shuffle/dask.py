@@ -137,4 +137,4 @@ def _read_partition(records: list[CommitRecord], plan: _Plan, partition: int,
     changed = {c: t for c, t in meta.dtypes.items() if frame[c].dtype != t}
     if changed:  # Arrow does not keep every pandas dtype (e.g. str with NaN as missing)
         frame = frame.astype(changed)
-    return frame.sort_values(sort_by, kind="stable") if sort_by else frame
+    return frame.sort_values(sort_by) if sort_by else frame

@@ -51,9 +51,10 @@ class Block:
     data: memoryview | bytes
 
 
-def encode_block(block_id: BlockId, sequence: int, kind: int, raw, codec: int) -> list:
-    """The header and the payload (compressed per ``codec``) to write one after the other."""
-    payload = lz4.frame.compress(raw, store_size=False) if codec == CODEC_LZ4 else raw
+def encode_block(block_id: BlockId, sequence: int, kind: int, raw, compress) -> list:
+    """The header and the payload to write one after the other; ``compress(raw)`` gives
+    the codec and payload."""
+    codec, payload = compress(raw)
     if len(payload) >= MAX_PAYLOAD:
         raise ValueError(f"shuffle block of {len(payload)} bytes is too large; "
                          "lower block_size")

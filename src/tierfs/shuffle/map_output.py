@@ -12,6 +12,7 @@ import os
 import tempfile
 from collections.abc import Callable
 
+from tierfs.shuffle.compression import Compressor
 from tierfs.shuffle.frames import BlockId
 from tierfs.shuffle.payloads import PartitionBuffer
 
@@ -22,7 +23,8 @@ class SortedMapOutput:
     def __init__(self, map_id: int, attempt: int, num_partitions: int, *, codec: int,
                  block_size: int, buffer_size: int, spill_dir: str | None):
         self.map_id, self.attempt, self.num_partitions = map_id, attempt, num_partitions
-        self.codec, self.block_size, self.buffer_size = codec, block_size, buffer_size
+        self.compressor = Compressor(codec)
+        self.block_size, self.buffer_size = block_size, buffer_size
         self.spill_dir = spill_dir
         self._buffers: dict[int, PartitionBuffer] = {}
         self._held = 0
@@ -35,7 +37,7 @@ class SortedMapOutput:
         buffer = self._buffers.get(partition)
         if buffer is None:
             block_id = BlockId(self.map_id, self.attempt, partition)
-            buffer = self._buffers[partition] = PartitionBuffer(block_id, self.codec,
+            buffer = self._buffers[partition] = PartitionBuffer(block_id, self.compressor,
                                                                 self.block_size)
         before = buffer.pending_bytes + buffer.encoded_bytes
         buffer.add(data)

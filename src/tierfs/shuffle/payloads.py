@@ -11,17 +11,18 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
+from tierfs.shuffle.compression import Compressor
 from tierfs.shuffle.frames import KIND_ARROW, KIND_BYTES, Block, BlockId, encode_block
 
 
 class PartitionBuffer:
     """Pending writes of one (map attempt, partition) and the blocks cut from them so far."""
 
-    __slots__ = ("block_id", "codec", "block_size", "kind", "schema", "sequence",
+    __slots__ = ("block_id", "compressor", "block_size", "kind", "schema", "sequence",
                  "_pending", "pending_bytes", "encoded", "encoded_bytes")
 
-    def __init__(self, block_id: BlockId, codec: int, block_size: int):
-        self.block_id, self.codec, self.block_size = block_id, codec, block_size
+    def __init__(self, block_id: BlockId, compressor: Compressor, block_size: int):
+        self.block_id, self.compressor, self.block_size = block_id, compressor, block_size
         self.kind: int | None = None
         self.schema: pa.Schema | None = None
         self.sequence = 0  # blocks cut so far, the next block's sequence number
@@ -72,7 +73,8 @@ class PartitionBuffer:
             raw = sink.getvalue()
         else:
             raw = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
-        parts = encode_block(self.block_id, self.sequence, self.kind, raw, self.codec)
+        parts = encode_block(self.block_id, self.sequence, self.kind, raw,
+                             self.compressor.compress)
         self.sequence += 1
         self.encoded += parts
         self.encoded_bytes += sum(len(part) for part in parts)
