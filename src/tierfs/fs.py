@@ -52,6 +52,9 @@ _BUFFER_LOOKUPS = 5  # an upload frees its local copy at most once per lookup
 class TierFileSystem(ChainedFileSystem):
     protocol = ("tierfs",)
     root_marker = ""
+    # a chained URL passes its path as ``fo``: one instance (one set of tiers) per store
+    # serves every path, as fsspec's own caches do, instead of one per file opened
+    _strip_tokenize_options = ("fo",)
 
     def __init__(
         self,
