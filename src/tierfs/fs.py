@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import datetime
 import logging
 import os
 import posixpath
@@ -40,8 +41,10 @@ from tierfs.metadata import MetadataCache
 from tierfs.probe import Probe, Prober, can_probe
 from tierfs.read_file import TieredReadFile
 from tierfs.sizes import parse_size
+from tierfs.under_store import open_under_store
 from tierfs.write_modes import WriteBack, WriteThrough
 from tierfs.writeback import DELETED, BufferedFile, Redirect, WriteBackBuffer
+from tierfs.writeback.overlay import buffered_below, implied_directories, overlay_listing
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +96,7 @@ class TierFileSystem(ChainedFileSystem):
         if fs is None:
             if not target_protocol:
                 raise ValueError("target_protocol: required (e.g. 's3'), or pass fs=")
-            fs = fsspec.filesystem(target_protocol, **target_options)
+            fs = open_under_store(target_protocol, target_options)
         self.target = fs
         self.block_size = parse_size(
             DEFAULTS["block_size"] if block_size is None else block_size, "block_size"
@@ -187,55 +190,55 @@ class TierFileSystem(ChainedFileSystem):
             return {"name": path, "size": entry.size, "type": "file", "mtime": entry.mtime,
                     "buffered": True}
         if isinstance(entry, Redirect):
-            return self._target_info(entry.target_path, **kwargs) | {"name": path}
-        return self._target_info(path, **kwargs)
+            # not kept: the source's answer goes stale when the rename is applied
+            return self._target_info(entry.target_path, keep=False, **kwargs) | {"name": path}
+        try:
+            return self._target_info(path, **kwargs)
+        except FileNotFoundError:
+            if not self._writes.buffers:
+                raise
+            if buffered_below(path, self._writes.pending(path)):
+                return {"name": path, "size": 0, "type": "directory"}
+            # nothing is pending below it now, so the target has every earlier upload
+            return self._target_info(path, **kwargs)
 
-    def _target_info(self, path: str, **kwargs) -> dict:
+    def _target_info(self, path: str, keep: bool = True, **kwargs) -> dict:
         def load() -> dict:
             self.target.invalidate_cache(path)  # the target's listings cache must obey ttl
             return self.target.info(path, **kwargs)
 
-        return self._metadata.info(path, load)
+        return self._metadata.info(path, load, keep)
 
     def ls(self, path: str, detail: bool = True, **kwargs):
         path = self._strip_protocol(path)
+        entry = self._writes.lookup(path)
+        if entry is DELETED:
+            raise FileNotFoundError(path)
+        if entry is not None:  # a buffered or renamed file lists as itself
+            listing = [self.info(path)]
+            return listing if detail else [path]
 
         def load() -> list[dict]:
             self.target.invalidate_cache(path)
             return self.target.ls(path, detail=True, **kwargs)
 
+        # asked before the target: an upload finishing in between is then in the target
         pending = self._writes.pending(path)
         try:
-            listing = self._metadata.listing(path, load)
+            listing = self._metadata.listing(path, load, keep=not pending,
+                                             hidden=frozenset(pending))
         except FileNotFoundError:
-            if not pending:
+            if not buffered_below(path, pending):
                 raise
             listing = []
         if pending:
-            listing = self._overlay_listing(path, listing, pending)
+            listing = overlay_listing(path, listing, pending, self.info)
         return listing if detail else [entry["name"] for entry in listing]
-
-    def _overlay_listing(self, path: str, listing: list[dict], pending: dict) -> list[dict]:
-        """The target's listing of ``path`` with the buffer's pending changes applied."""
-        entries = {entry["name"]: entry for entry in listing}
-        prefix = path.rstrip("/") + "/"
-        for name, entry in pending.items():
-            if entry is DELETED:
-                entries.pop(name, None)
-                continue
-            child = name[len(prefix):].split("/", 1) if name.startswith(prefix) else None
-            if child is None:
-                continue
-            if len(child) == 1:
-                entries[name] = self.info(name)
-            else:
-                directory = prefix + child[0]
-                entries.setdefault(directory, {"name": directory, "size": 0,
-                                               "type": "directory"})
-        return sorted(entries.values(), key=lambda entry: entry["name"])
 
     def find(self, path: str, maxdepth=None, withdirs=False, detail=False, **kwargs):
         path = self._strip_protocol(path)
+        pending = self._writes.pending(path)  # before the target, as in ``ls``
+        since = self._metadata.generation
         self.target.invalidate_cache(path)
         try:
             found = self.target.find(path, maxdepth=maxdepth, withdirs=withdirs, detail=True,
@@ -243,25 +246,51 @@ class TierFileSystem(ChainedFileSystem):
         except FileNotFoundError:
             found = {}
         for name, entry in found.items():
-            self._metadata.remember_info(name, entry)
-        for name, entry in self._writes.pending(path).items():
+            if name not in pending:
+                self._metadata.remember_info(name, entry, since)
+        for name, entry in pending.items():
             depth = posixpath.relpath(name, path).count("/") + 1
             if entry is DELETED:
                 found.pop(name, None)
             elif maxdepth is None or depth <= maxdepth:
                 found[name] = self.info(name)
+        live = buffered_below(path, pending)
+        if live:  # then ``path`` is a directory, whatever the target's answer for it
+            found.pop(path, None)
+            if withdirs:
+                for directory in implied_directories(path, live, maxdepth) | {path}:
+                    found.setdefault(directory,
+                                     {"name": directory, "size": 0, "type": "directory"})
         return found if detail else sorted(found)
+
+    def modified(self, path: str) -> datetime.datetime:
+        """When ``path`` last changed: a buffered write's time, else the under store's answer."""
+        return self._timestamp(path, self.target.modified)
+
+    def created(self, path: str) -> datetime.datetime:
+        """When ``path`` was created: a buffered write's time, else the under store's answer."""
+        return self._timestamp(path, self.target.created)
+
+    def _timestamp(self, path: str, ask_target) -> datetime.datetime:
+        path = self._strip_protocol(path)
+        entry = self._writes.lookup(path)
+        if entry is DELETED:
+            raise FileNotFoundError(path)
+        if isinstance(entry, BufferedFile):
+            return datetime.datetime.fromtimestamp(entry.mtime, tz=datetime.UTC)
+        return ask_target(entry.target_path if isinstance(entry, Redirect) else path)
 
     def invalidate_cache(self, path: str | None = None) -> None:
         if path is None:
             self._metadata.clear()
             self.target.invalidate_cache()
         else:
-            self._invalidate(self._strip_protocol(path))
+            self._invalidate(self._strip_protocol(path), tree=True)
 
-    def _invalidate(self, *paths: str) -> None:
+    def _invalidate(self, *paths: str, tree: bool = False) -> None:
+        """Forget what is cached about ``paths``; ``tree``: they were directories, removed."""
         for path in paths:
-            self._metadata.invalidate(path)
+            self._metadata.invalidate(path, tree)
             self.target.invalidate_cache(path)
 
     # -- reads --
@@ -315,12 +344,13 @@ class TierFileSystem(ChainedFileSystem):
 
         for path in missing:
             self.target.invalidate_cache(path)
+        since = self._metadata.generation
         answers = sync(self.target.loop, ask_all)
         found = {}
         for path, answer in zip(missing, answers, strict=True):
             if isinstance(answer, Probe):
                 found[path] = answer.info
-                self._metadata.remember_info(path, answer.info)
+                self._metadata.remember_info(path, answer.info, since)
         return found
 
     def _take_first_block(self, path: str, probed: Probe) -> None:

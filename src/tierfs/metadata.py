@@ -3,7 +3,9 @@
 ``ttl`` seconds bound how stale an answer may be: 0 asks the store every time, a
 negative ttl keeps answers until they are invalidated. Writes through tierfs
 invalidate the path and its parent listing, so this process always sees its own writes.
-Missing paths are never cached: a file created elsewhere appears on the next call.
+Missing paths are never cached: a file created elsewhere appears on the next call. An
+answer loaded while an invalidation happened is returned but not kept (it may predate
+the change), which makes read-your-writes hold for concurrent readers too.
 
 With a ``directory`` (next to a persistent tier), ``info`` answers are also kept in a
 diskcache there, shared by every process using the tier and surviving restarts: a
@@ -29,6 +31,7 @@ class MetadataCache:
         self._lock = threading.Lock()
         self._infos: dict[str, tuple[float, dict]] = {}
         self._listings: dict[str, tuple[float, list[dict]]] = {}
+        self._generation = 0  # bumped by every invalidation
         self._shared = None
         if directory is not None and ttl != 0:
             self._shared = diskcache.Cache(directory, size_limit=_SHARED_SIZE_LIMIT,
@@ -67,41 +70,67 @@ class MetadataCache:
             self._infos[path] = (stamp, entry[1])
         return entry[1]
 
-    def info(self, path: str, load: Callable[[], dict]) -> dict:
-        cached = self.peek(path)
+    @property
+    def generation(self) -> int:
+        """Take it before asking the store; pass it as ``since`` to keep what it answered."""
+        return self._generation
+
+    def info(self, path: str, load: Callable[[], dict], keep: bool = True) -> dict:
+        """The cached answer, else ``load()``'s (kept unless ``keep`` is False)."""
+        cached = self.peek(path) if keep else None
         if cached is not None:
             return cached
+        since = self._generation
         info = load()
-        self.remember_info(path, info)
+        if keep:
+            self.remember_info(path, info, since)
         return info
 
-    def listing(self, path: str, load: Callable[[], list[dict]]) -> list[dict]:
+    def listing(self, path: str, load: Callable[[], list[dict]], keep: bool = True,
+                hidden: frozenset[str] = frozenset()) -> list[dict]:
+        """The cached listing, else ``load()``'s; ``hidden`` names are never kept as infos."""
         with self._lock:
-            entry = self._listings.get(path)
+            entry = self._listings.get(path) if keep else None
         if entry is not None and self._fresh(entry[0]):
             return entry[1]
+        since = self._generation
         listing = load()
         if self.ttl != 0:
             now = time.monotonic()
             with self._lock:
-                self._listings[path] = (now, listing)
-                for item in listing:
-                    self._infos[item["name"]] = (now, item)
+                if since == self._generation:
+                    if keep:
+                        self._listings[path] = (now, listing)
+                    for item in listing:
+                        if item["name"] not in hidden:
+                            self._infos[item["name"]] = (now, item)
         return listing
 
-    def remember_info(self, path: str, info: dict) -> None:
-        if self.ttl != 0:
-            with self._lock:
-                self._infos[path] = (time.monotonic(), info)
-            if self._shared is not None:
-                self._shared.set(path, (time.time(), info))
+    def remember_info(self, path: str, info: dict, since: int) -> None:
+        """Keep ``info``, unless an invalidation happened after generation ``since``."""
+        if self.ttl == 0:
+            return
+        with self._lock:
+            stored_at = self._generation
+            if since != stored_at:
+                return
+            self._infos[path] = (time.monotonic(), info)
+        if self._shared is not None:
+            self._shared.set(path, (time.time(), info))
+            if self._generation != stored_at:  # invalidated while it was being stored
+                self._shared.delete(path)
 
-    def invalidate(self, path: str) -> None:
-        """Forget ``path``, everything below it, and the listing of its parent."""
+    def invalidate(self, path: str, tree: bool = False) -> None:
+        """Forget ``path``, everything below it, and the listing of its parent.
+
+        ``tree`` (a removed or renamed directory) also drops the shared entries below it,
+        which costs a scan of the shared cache.
+        """
         path = path.rstrip("/")
         parent = path.rsplit("/", 1)[0] if "/" in path else ""
         prefix = path + "/"
         with self._lock:
+            self._generation += 1
             for table in (self._infos, self._listings):
                 for cached in [p for p in table if p == path or p.startswith(prefix)]:
                     del table[cached]
@@ -109,9 +138,14 @@ class MetadataCache:
             self._listings.pop(parent + "/", None)
         if self._shared is not None:
             self._shared.delete(path)
+            if tree:
+                for key in list(self._shared.iterkeys()):
+                    if isinstance(key, str) and key.startswith(prefix):
+                        self._shared.delete(key)
 
     def clear(self) -> None:
         with self._lock:
+            self._generation += 1
             self._infos.clear()
             self._listings.clear()
         if self._shared is not None:

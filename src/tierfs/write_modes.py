@@ -9,7 +9,9 @@ Cached blocks need no invalidation: their keys carry the object version.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import time
 from collections.abc import Callable
 
 from tierfs.writeback import WriteBackBuffer
@@ -18,6 +20,7 @@ from tierfs.writeback.overlay import OverlayEntry
 logger = logging.getLogger(__name__)
 
 _COPY_CHUNK = 4 * 2**20
+_IDLE_POLL_S = (0.001, 0.05)  # first and longest pause while waiting for a directory's uploads
 
 
 class InvalidatingWriter:
@@ -51,6 +54,7 @@ class WriteThrough:
     """Every write goes to the target before the call returns."""
 
     name = "through"
+    buffers = False  # whether writes may be pending (an overlay ``lookup``/``pending`` answers)
 
     def __init__(self, fs, invalidate: Callable[..., None]):
         self.fs = fs
@@ -71,11 +75,11 @@ class WriteThrough:
 
     def remove(self, paths: list[str], recursive: bool, maxdepth: int | None) -> None:
         self.target.rm(paths, recursive=recursive, maxdepth=maxdepth)
-        self.invalidate(*paths)
+        self.invalidate(*paths, tree=True)
 
     def move(self, src: str, dst: str, recursive: bool, maxdepth: int | None) -> None:
         self.target.mv(src, dst, recursive=recursive, maxdepth=maxdepth)
-        self.invalidate(src, dst)
+        self.invalidate(src, dst, tree=True)
 
     def copy(self, src: str, dst: str) -> None:
         self.target.cp_file(src, dst)
@@ -102,9 +106,12 @@ class WriteBack(WriteThrough):
 
     Directory operations are expanded here into per-file operations (the buffer journals
     files), reading what exists through the filesystem, so buffered files count too.
+    Directories themselves are metadata, as in JuiceFS's write-back: they are made and
+    removed in the target at once (a removal once nothing below it is still pending).
     """
 
     name = "back"
+    buffers = True
 
     def __init__(self, fs, invalidate: Callable[..., None], buffer: WriteBackBuffer):
         super().__init__(fs, invalidate)
@@ -119,19 +126,31 @@ class WriteBack(WriteThrough):
                 shutil.copyfileobj(existing, writer, _COPY_CHUNK)
         return InvalidatingWriter(writer, lambda: self.invalidate(path))
 
-    def pipe(self, path: str, data: bytes, **kwargs) -> None:
+    def pipe(self, path: str, data: bytes, mode: str = "overwrite", **kwargs) -> None:
+        self._check_create(path, mode)
         self.buffer.pipe(path, data)
         self.invalidate(path)
 
-    def put(self, local_path: str, path: str, **kwargs) -> None:
+    def put(self, local_path: str, path: str, mode: str = "overwrite", **kwargs) -> None:
+        self._check_create(path, mode)
+        if os.path.isdir(local_path):
+            self.fs.makedirs(path, exist_ok=True)
+            return
         with open(local_path, "rb") as source, self.buffer.open_write(path) as writer:
             shutil.copyfileobj(source, writer, _COPY_CHUNK)
         self.invalidate(path)
 
     def copy(self, src: str, dst: str) -> None:
+        if self.fs.isdir(src):
+            self.fs.makedirs(dst, exist_ok=True)
+            return
         with self.fs.open(src, "rb") as source, self.buffer.open_write(dst) as writer:
             shutil.copyfileobj(source, writer, _COPY_CHUNK)
         self.invalidate(dst)
+
+    def _check_create(self, path: str, mode: str) -> None:
+        if mode == "create" and self.fs.exists(path):
+            raise FileExistsError(f"{path}: exists (mode='create')")
 
     def _files(self, path: str, recursive: bool, maxdepth: int | None) -> list[str]:
         if not self.fs.isdir(path):
@@ -144,18 +163,38 @@ class WriteBack(WriteThrough):
 
     def remove(self, paths: list[str], recursive: bool, maxdepth: int | None) -> None:
         for path in paths:
+            directory = self.fs.isdir(path)
             for file in self._files(path, recursive, maxdepth):
                 self.buffer.rm(file)
                 self.invalidate(file)
-            self.invalidate(path)
+            if directory and maxdepth is None:
+                self._remove_directory(path)
+            self.invalidate(path, tree=directory)
 
     def move(self, src: str, dst: str, recursive: bool, maxdepth: int | None) -> None:
-        files = self._files(src, recursive=True, maxdepth=maxdepth)
-        for file in files:
+        directory = self.fs.isdir(src)
+        for file in self._files(src, recursive=True, maxdepth=maxdepth):
             target = dst if file == src else dst.rstrip("/") + file[len(src.rstrip("/")):]
             self.buffer.mv(file, target)
             self.invalidate(file, target)
-        self.invalidate(src, dst)
+        if directory and maxdepth is None:
+            self._remove_directory(src)
+        self.invalidate(src, dst, tree=directory)
+
+    def _remove_directory(self, path: str) -> None:
+        """Remove ``path`` from the target once its journaled changes below it are applied.
+
+        Waits on the buffer's public overlay (an entry goes when its last operation is
+        applied), so a remote buffer serves as well as a local one.
+        """
+        pause = _IDLE_POLL_S[0]
+        while self.buffer.pending(path):
+            time.sleep(pause)
+            pause = min(2 * pause, _IDLE_POLL_S[1])
+        try:
+            self.target.rm(path, recursive=True)
+        except FileNotFoundError:
+            pass  # only buffered files made it exist: nothing left in the target
 
     def lookup(self, path: str) -> OverlayEntry | None:
         return self.buffer.lookup(path)
