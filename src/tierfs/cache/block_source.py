@@ -267,32 +267,41 @@ class BlockSource:
                  wait: bool = True) -> None:
         """Answer the flights of ``blocks`` (all led by this caller) and store the ``new``
         ones in the background: into the memory tier soon, to disk when fetching is quiet.
-        A flight stays open (answering anyone who asks) until a tier has its block."""
+
+        A new block's flight stays open (answering anyone who asks) until the tier that
+        keeps it has it: the first persistent tier where there is one. The memory tier may
+        evict a block before its deferred write ran; readers then take the flight's bytes
+        instead of fetching the block again."""
         for key, data in blocks.items():
             future, _ = self._flights.join(key)
             future.set_result(data)
+        for key in blocks.keys() - new.keys():
+            self._flights.close(key)
         size = sum(map(len, new.values()))
+        persists = self.cache.persists_blocks
 
         def into_memory() -> None:
             try:
                 for key, data in new.items():
                     self.cache.store_in_memory(key, data)
             finally:
-                answered = [key for key in blocks if key not in new or self.cache.in_memory(key)]
-                for key in answered:
-                    self._flights.close(key)
-                unanswered = [key for key in blocks if key not in answered]
-                self._write_behind.defer(size, lambda: self._persist(new, unanswered))
+                if persists:
+                    self._write_behind.defer(size, lambda: self._persist(new))
+                else:
+                    self._close_flights(new)
 
         self._write_behind.submit(size, into_memory, wait=wait)
 
-    def _persist(self, new: dict[str, bytes], still_open: list[str]) -> None:
+    def _persist(self, new: dict[str, bytes]) -> None:
         try:
             for key, data in new.items():
                 self.cache.persist(key, data)
         finally:
-            for key in still_open:
-                self._flights.close(key)
+            self._close_flights(new)
+
+    def _close_flights(self, keys) -> None:
+        for key in keys:
+            self._flights.close(key)
 
     def _move_to_huge_pages_later(self, key: str) -> None:
         """A block read again in the memory tier: move it into huge pages when fetching is

@@ -41,8 +41,10 @@ class TieredBlockCache:
         self._memory = next((t for t in self.tiers if not t.spec.persistent), None)
         self._persistent = [t for t in self.tiers if t.spec.persistent]
         self._evictions = [0] * len(self.tiers)
-        # whether a fetched block can be stored in some tier of this cache
+        # whether a fetched block can be stored in some tier of this cache, and in a
+        # persistent one (whose copy outlives the memory tier's)
         self.keeps_blocks = any(tier.accepts_blocks for tier in self.tiers)
+        self.persists_blocks = bool(self._persistent) and self._persistent[0].accepts_blocks
         # views of the fastest tier's blocks for warm reads (promotion needs the long way)
         self.resident = ResidentBlocks()
         self._resident_tier = self._top if hasattr(self._top, "resident") else None
