@@ -63,15 +63,16 @@ class Report:
             return None
         return measurement.mb_per_s / baseline.mb_per_s
 
-    def table(self, baselines: list[str], group_by_workload: bool = False) -> str:
+    def table(self, baselines: list[str], group_by_workload: bool = False,
+              columns: list[tuple[str, Callable[[Measurement], str]]] = ()) -> str:
         """One row per measurement with its ratio to each baseline variant.
 
         ``group_by_workload`` lists the rows of each workload together (in order of first
         appearance) with a blank line between workloads, whatever order they were measured in.
+        ``columns`` adds (header, cell of a measurement) columns before the ratios.
         """
         header = ["workload", "variant", "MB/s", "median s", "runs"] + [
-            f"x {name}" for name in baselines
-        ]
+            title for title, _ in columns] + [f"x {name}" for name in baselines]
         measurements = self.measurements
         if group_by_workload:
             order = {w: i for i, w in enumerate(dict.fromkeys(m.workload for m in measurements))}
@@ -85,6 +86,7 @@ class Report:
             rows.append(
                 [m.workload, m.variant, f"{m.mb_per_s:,.1f}", f"{m.median_seconds:.4f}",
                  str(len(m.seconds))]
+                + [cell(m) for _, cell in columns]
                 + ["-" if r is None else f"{r:.2f}" for r in ratios]
             )
         widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
