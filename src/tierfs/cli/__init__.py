@@ -11,9 +11,9 @@ import logging
 import sys
 from importlib.metadata import entry_points
 
-from tierfs.cli import ec, embedded_s3, writeback
+from tierfs.cli import ec, embedded_s3, shuffle, writeback
 
-_BUILTIN_COMMANDS = [embedded_s3, ec, writeback]
+_BUILTIN_COMMANDS = [embedded_s3, ec, shuffle, writeback]
 
 
 def build_parser() -> argparse.ArgumentParser:
