@@ -124,9 +124,12 @@ class MetadataCache:
         """Forget ``path``, everything below it, and the listing of its parent.
 
         ``tree`` (a removed or renamed directory) also drops the shared entries below it,
-        which costs a scan of the shared cache.
+        which costs a scan of the shared cache: skipped for a path last seen as a file.
         """
         path = path.rstrip("/")
+        if tree:
+            known = self.last_known(path)
+            tree = known is None or known.get("type") != "file"
         parent = path.rsplit("/", 1)[0] if "/" in path else ""
         prefix = path + "/"
         with self._lock:

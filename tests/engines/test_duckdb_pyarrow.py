@@ -70,7 +70,8 @@ def test_duckdb_sql_over_tierfs_equals_pandas_over_s3(tierfs_over_s3, s3, bucket
     pd.testing.assert_frame_equal(got, expected, check_dtype=False)
 
 
-def test_duckdb_reads_a_file_still_in_the_write_back_buffer(tierfs_over_s3, bucket, tmp_path):
+def test_duckdb_reads_a_file_written_through_the_write_back_buffer(tierfs_over_s3, bucket,
+                                                                   tmp_path):
     fs = tierfs_over_s3(write_mode="back", buffer_dir=str(tmp_path / "buffer"))
     table = sales(1000, 3)
     with fs.open(f"{bucket}/buffered.parquet", "wb") as f:
