@@ -60,9 +60,12 @@ after running requests; pending work stays journaled for the next process).
 Failures of the target are retried forever with exponential backoff (``retry_initial`` up
 to ``retry_max`` seconds); ``stats()["last_error"]`` says why uploads are not progressing.
 If the previous process died while uploading, its last requests may still land in the
-target after it is gone; uploads resume only after ``recovery_settle`` seconds so that such a
-stale write cannot land after a newer delete, rename or overwrite of the same path. This
-bounds, but cannot exclude, that race: object stores offer no fencing of a dead client.
+target after it is gone. Each upload's start is journaled, so a successor knows which
+operations were in flight: only those wait, until ``recovery_settle`` seconds after their
+start, so that a stale write cannot land after a newer delete, rename or overwrite of the
+same path; every other path uploads at once, and a local target (where nothing lands after
+its process died) waits for nothing. This bounds, but cannot exclude, that race: object
+stores offer no fencing of a dead client.
 """
 
 from tierfs.writeback.buffer import WriteBackBuffer

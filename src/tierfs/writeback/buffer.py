@@ -19,12 +19,12 @@ from fsspec import AbstractFileSystem
 from tierfs.writeback.blobs import BlobNames
 from tierfs.writeback.capacity import Capacity, Room
 from tierfs.writeback.fork_view import ParentJournalView
-from tierfs.writeback.journal import Journal, still_pending
+from tierfs.writeback.journal import Journal, still_pending, upload_starts
 from tierfs.writeback.lock import BufferLock
 from tierfs.writeback.overlay import DELETED, BufferedFile, OverlayEntry
 from tierfs.writeback.pending import Op, PendingOps
 from tierfs.writeback.settings import DEFAULTS, WriteBackSettings
-from tierfs.writeback.target import record_target
+from tierfs.writeback.target import lands_late, record_target
 from tierfs.writeback.uploader import Uploader, creating_parent
 from tierfs.writeback.writer import BufferWriter
 
@@ -85,10 +85,10 @@ class WriteBackBuffer:
         self._changed = threading.Condition(self._mutex)
         self._pending = PendingOps()
         self._journal = Journal(self.directory)
+        self._marks_starts = lands_late(target_fs)
         try:
             record_target(self.directory, target_fs)
-            committed = self._recover(self._journal.open())
-            committed_ops = len(self._pending)
+            committed = self._recover(self._journal.open(), previous_holder_died)
         except BaseException:
             self._journal.close()
             self._lock.release()
@@ -98,13 +98,10 @@ class WriteBackBuffer:
         self._replaced = 0  # writes never uploaded because a later write or delete replaced them
         self._capacity = Capacity(self.settings.capacity, self._changed, committed)
         self._uploader = Uploader(
-            self._work, self._pending, target_fs, self.settings, self._finished, on_uploaded
+            self._work, self._pending, target_fs, self.settings, self._finished, on_uploaded,
+            on_start=self._starting,
         )
-        settle = self.settings.recovery_settle if previous_holder_died and committed_ops else 0.0
-        if settle:
-            logger.info("%s: previous process died while uploading; uploads resume in %.1fs",
-                        self.directory, settle)
-        self._uploader.start(pause=settle)
+        self._uploader.start()
 
     # -- writing -------------------------------------------------------------------------
 
@@ -275,6 +272,13 @@ class WriteBackBuffer:
                 self._changed.notify_all()
             self._work.notify()
 
+    def _starting(self, op: Op) -> None:
+        """Journal that ``op``'s upload starts (not synced: it matters after a process crash,
+        which keeps what was written): a successor waits before touching its paths."""
+        if self._marks_starts:
+            op.started_at = time.time()
+            self._journal.append({"op": "start", "seq": op.seq, "at": op.started_at})
+
     def _finished(self, op: Op) -> None:
         """``op`` is applied to the target: journal that, then let its space and paths go."""
         with self._mutex:
@@ -302,13 +306,18 @@ class WriteBackBuffer:
 
     # -- recovery --------------------------------------------------------------------------
 
-    def _recover(self, records: list[dict]) -> int:
+    def _recover(self, records: list[dict], previous_holder_died: bool) -> int:
         """Rebuild pending operations from the journal; drop unacknowledged blobs.
 
         Returns the bytes the surviving blobs hold. The journal is rewritten to hold only
-        what is still pending, so it does not grow across restarts.
+        what is still pending, so it does not grow across restarts. If the previous process
+        died, operations whose upload it had started wait until ``recovery_settle`` seconds
+        after that start (a request it sent may still land); every other path goes at once.
         """
         self._next_seq = 1 + max((record["seq"] for record in records), default=0)
+        starts = upload_starts(records) if previous_holder_died else {}
+        settle = self.settings.recovery_settle
+        now_wall, now = time.time(), time.monotonic()
         for record in still_pending(records):
             op = Op.from_record(record, str(self._blob_dir))
             if op.file is not None and not _blob_intact(op.file):
@@ -318,7 +327,15 @@ class WriteBackBuffer:
                     self.directory, op.path, op.seq,
                 )
                 continue
+            started = starts.get(op.seq)
+            if started is not None and started + settle > now_wall:
+                op.started_at = started
+                op.not_before = now + min(settle, started + settle - now_wall)
             self._pending.add(op)
+        waiting = sum(op.not_before > now for op in self._pending.ops())
+        if waiting:
+            logger.info("%s: the previous process died uploading %d operation(s); their paths "
+                        "wait up to %.1fs, the rest upload now", self.directory, waiting, settle)
         self._pending.durable_seq = self._next_seq - 1
         self._journal.rewrite(self._pending.journal_records())
         referenced = self._pending.referenced()

@@ -22,6 +22,7 @@ from tierfs.writeback.durability import GroupSync, fsync_directory
 logger = logging.getLogger(__name__)
 
 JOURNAL_NAME = "journal"
+MARKS = ("done", "start")  # records about an operation, not operations themselves
 
 
 class JournalCorruptError(RuntimeError):
@@ -86,7 +87,12 @@ def still_pending(records: list[dict]) -> list[dict]:
     """
     done = {record["seq"] for record in records if record["op"] == "done"}
     done.update(record["replaces"] for record in records if "replaces" in record)
-    return [r for r in records if r["op"] != "done" and r["seq"] not in done]
+    return [r for r in records if r["op"] not in MARKS and r["seq"] not in done]
+
+
+def upload_starts(records: list[dict]) -> dict[int, float]:
+    """When the upload of each operation last started (wall clock), from its ``start`` marks."""
+    return {record["seq"]: record["at"] for record in records if record["op"] == "start"}
 
 
 class Journal:

@@ -25,6 +25,8 @@ class Op:
     in_flight: bool = False  # being applied, or claimed by a later op that replaces it
     done_logged: bool = False  # its done mark is appended: applied, only bookkeeping remains
     replaces: int | None = None  # seq of a pending write this op makes pointless to upload
+    started_at: float | None = None  # wall clock of its last upload start, if journaled
+    not_before: float = 0.0  # monotonic: a dead process's request may land until then
 
     def paths(self) -> tuple[str, ...]:
         return (self.path,) if self.dst is None else (self.path, self.dst)
@@ -61,9 +63,16 @@ class PendingOps:
     def __len__(self) -> int:
         return len(self._ops)
 
+    def ops(self) -> list[Op]:
+        return list(self._ops.values())
+
     def journal_records(self) -> list[dict]:
-        """What a rewritten journal must hold: the ops not yet known to be applied."""
-        return [op.record() for op in self._ops.values() if not op.done_logged]
+        """What a rewritten journal must hold: the ops not yet known to be applied, and
+        when their uploads started."""
+        ops = [op for op in self._ops.values() if not op.done_logged]
+        return [op.record() for op in ops] + [
+            {"op": "start", "seq": op.seq, "at": op.started_at}
+            for op in ops if op.started_at is not None]
 
     def add(self, op: Op) -> list[BufferedFile]:
         """Record ``op`` (seq above all pending); return buffered files no longer referenced."""
@@ -95,18 +104,24 @@ class PendingOps:
                 self._unref(current[1], freed)
         return freed
 
-    def next_runnable(self) -> Op | None:
-        """The first durable, idle op whose paths no earlier pending op touches; now running."""
+    def next_runnable(self, now: float) -> Op | None:
+        """The first durable, idle op whose paths no earlier pending op touches and whose
+        wait (``not_before``, monotonic) is over at ``now``; now running."""
         busy: set[str] = set()
         for op in self._ops.values():
             if op.seq > self.durable_seq:
                 return None
             paths = op.paths()
-            if not op.in_flight and busy.isdisjoint(paths):
+            if not op.in_flight and op.not_before <= now and busy.isdisjoint(paths):
                 op.in_flight = True
                 return op
             busy.update(paths)
         return None
+
+    def next_wait_over(self, now: float) -> float | None:
+        """The earliest ``not_before`` still ahead of ``now`` (when to look again)."""
+        return min((op.not_before for op in self._ops.values() if op.not_before > now),
+                   default=None)
 
     def replaceable_write(self, path: str) -> Op | None:
         """The pending write of ``path`` that a new write or delete of it makes pointless.

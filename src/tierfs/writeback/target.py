@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from fsspec import AbstractFileSystem
+from fsspec.implementations.local import LocalFileSystem
 
 from tierfs.writeback.durability import fsync_directory
 
@@ -41,6 +42,15 @@ def record_target(directory: str | os.PathLike, target_fs: AbstractFileSystem) -
         os.close(fd)
     os.replace(aside, path)
     fsync_directory(directory)
+
+
+def lands_late(target_fs: AbstractFileSystem) -> bool:
+    """Whether a request of a process that died may still land in ``target_fs`` afterwards.
+
+    A local filesystem applies a write within the system call, so once its process is dead
+    nothing more arrives; a network store may complete a request its client sent before
+    dying (S3 has no fencing of a dead client)."""
+    return not isinstance(target_fs, LocalFileSystem)
 
 
 def load_target(directory: str | os.PathLike) -> AbstractFileSystem:

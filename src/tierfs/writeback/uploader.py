@@ -86,10 +86,12 @@ class Uploader:
         settings: WriteBackSettings,
         on_done: Callable[[Op], None],
         on_uploaded: Callable[[str, str], None] | None,
+        on_start: Callable[[Op], None] = lambda op: None,
     ):
         self._cond = cond
         self._pending = pending
         self._target_fs = target_fs
+        self._on_start = on_start
         self._on_done = on_done
         self._on_uploaded = on_uploaded
         self._backoff = Backoff(settings.retry_initial, settings.retry_max)
@@ -103,9 +105,7 @@ class Uploader:
         self.retries = 0
         self.last_error: str | None = None
 
-    def start(self, pause: float = 0.0) -> None:
-        """Start the workers; the first operation is taken after ``pause`` seconds."""
-        self._backoff.paused_until = time.monotonic() + pause
+    def start(self) -> None:
         for thread in self._threads:
             thread.start()
 
@@ -128,16 +128,19 @@ class Uploader:
                 if pause > 0:
                     self._cond.wait(pause)
                     continue
-                op = self._pending.next_runnable()
+                now = time.monotonic()
+                op = self._pending.next_runnable(now)
                 if op is not None:
                     self._cond.notify()  # pass the baton: another op may be runnable too
                     return op
-                self._cond.wait()
+                wait_over = self._pending.next_wait_over(now)
+                self._cond.wait(None if wait_over is None else wait_over - now)
             return None
 
     def _run(self) -> None:
         while (op := self._take()) is not None:
             try:
+                self._on_start(op)
                 apply_op(self._target_fs, op)
             except Exception as error:  # noqa: BLE001 - any failure is retried, never dropped
                 self._failed(op, error)
