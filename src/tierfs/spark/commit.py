@@ -39,7 +39,7 @@ def has_data(fs: TierFileSystem, path: str) -> bool:
         found = fs.find(path)
     except FileNotFoundError:
         return False
-    return any(not posixpath.relpath(name, path).startswith(STAGING) for name in found)
+    return any(posixpath.relpath(name, path).split("/")[0] != STAGING for name in found)
 
 
 def commit_job(fs: TierFileSystem, path: str, job: str, staged: Iterable[StagedFile],
@@ -85,6 +85,4 @@ def _remove_tree(fs: TierFileSystem, path: str) -> None:
         fs.rm(path, recursive=True)
     except FileNotFoundError:
         pass
-    if fs.exists(path):  # an empty directory a local target may leave behind
-        fs.rmdir(path)
 

@@ -24,7 +24,7 @@ from tierfs.spark.partitions import FilePartition
 _TEXT_BATCH_ROWS = 65536
 # the errors pyarrow raises when a filter cannot be applied to a file's statistics (a type
 # it cannot compare): the file is then read whole, and Spark still filters its rows
-_UNAPPLICABLE_FILTER = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
+_INAPPLICABLE_FILTER = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
 
 
 def _arrow_fs(fs: AbstractFileSystem) -> PyFileSystem:
@@ -43,18 +43,18 @@ def _modified(entry: dict) -> datetime | None:
     return stamp
 
 
-class WholeFiles:
-    """The default plan of every format: one partition per file."""
+class FileFormat:
+    """What every format does alike: it keeps the options and plans one partition per file."""
+
+    def __init__(self, options: SourceOptions):
+        self.options = options
 
     def plan(self, fs, files: list[dict], condition: pc.Expression | None) -> list[FilePartition]:
         return [_partition(entry) for entry in files]
 
 
-class ArrowDatasetFormat(WholeFiles):
+class ArrowDatasetFormat(FileFormat):
     """A format pyarrow's dataset API reads; subclasses say which ``ds.FileFormat``."""
-
-    def __init__(self, options: SourceOptions):
-        self.options = options
 
     def file_format(self) -> ds.FileFormat:
         raise NotImplementedError
@@ -88,7 +88,7 @@ class ParquetFormat(ArrowDatasetFormat):
             fragment = self.fragment(fs, _partition(entry))
             try:
                 groups = fragment.split_by_row_group(condition, schema=fragment.physical_schema)
-            except _UNAPPLICABLE_FILTER:
+            except _INAPPLICABLE_FILTER:
                 groups = fragment.split_by_row_group()
             partitions += [_partition(entry, group.row_groups[0].id) for group in groups]
         return partitions
@@ -126,13 +126,10 @@ class JsonFormat(ArrowDatasetFormat):
         return ds.JsonFileFormat()
 
 
-class TextFormat(WholeFiles):
+class TextFormat(FileFormat):
     """One row per line, in a ``value`` column, line ends removed (``\\n``, ``\\r\\n``, ``\\r``)."""
 
     schema = pa.schema([("value", pa.string())])
-
-    def __init__(self, options: SourceOptions):
-        self.options = options
 
     def infer_schema(self, fs, first: dict) -> pa.Schema:
         return self.schema
@@ -149,14 +146,11 @@ class TextFormat(WholeFiles):
                 yield pa.record_batch([pa.array(lines, pa.string())], schema=schema)
 
 
-class BinaryFormat(WholeFiles):
+class BinaryFormat(FileFormat):
     """One row per file, as Spark's ``binaryFile``: path, modificationTime, length, content."""
 
     schema = pa.schema([("path", pa.string()), ("modificationTime", pa.timestamp("us", "UTC")),
                         ("length", pa.int64()), ("content", pa.binary())])
-
-    def __init__(self, options: SourceOptions):
-        self.options = options
 
     def infer_schema(self, fs, first: dict) -> pa.Schema:
         return self.schema
@@ -174,5 +168,5 @@ FORMATS = {"parquet": ParquetFormat, "csv": CsvFormat, "json": JsonFormat,
            "text": TextFormat, "binary": BinaryFormat}
 
 
-def format_for(options: SourceOptions):
+def format_for(options: SourceOptions) -> FileFormat:
     return FORMATS[options.format](options)
