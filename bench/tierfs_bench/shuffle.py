@@ -14,7 +14,8 @@ import sys
 import tempfile
 import time
 import traceback
-from contextlib import ExitStack
+from collections.abc import Callable
+from contextlib import ExitStack, contextmanager, nullcontext
 from pathlib import Path
 
 from tierfs_bench.cli import size_arg
@@ -43,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     where = parser.add_argument_group("where")
     where.add_argument("--scheduler", metavar="ADDRESS",
                        help="use this Dask scheduler's workers (default: start a LocalCluster "
-                            "of 2 processes, restarted before every run)")
+                            "of 2 processes, a new one for every run)")
     where.add_argument("--workdir", help="local shuffle files, SeaweedFS and the daemon "
                                          "(default: a temporary directory, removed afterwards)")
     where.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -78,9 +79,9 @@ def run(args: argparse.Namespace) -> int:
         workdir = _workdir(args, stack)
         backends = Backends(workdir, stack, args.bucket, _s3_options(args))
         modes = [build_mode(name, backends) for name in names]
-        client, restart = _client(args, stack, workdir)
+        clients = _clients(args, stack, workdir)
         report = Report("shuffle")
-        failures = _measure(args, client, restart, modes, report)
+        failures = _measure(args, clients, modes, report)
     targets = evaluate_targets(report)
     report.meta["targets"] = [target.as_dict() for target in targets]
     report.notes += ["", "targets (issue 13, best tierfs mode = the fastest):"]
@@ -97,17 +98,18 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failures or (args.strict and failed_targets) else 0
 
 
-def _measure(args: argparse.Namespace, client, restart: bool, modes: list[Mode],
+def _measure(args: argparse.Namespace, clients: Callable, modes: list[Mode],
              report: Report) -> int:
     """Rounds of one run per available mode; returns the number of failed modes."""
     total_records = args.size // RECORD_SIZE
     workload = f"terasort {_size_text(total_records * RECORD_SIZE)}"
     log(f"checksumming the input ({total_records:,} records) in the workers ...")
-    client.run(import_engines)
-    started = time.perf_counter()
-    expected = combine(summaries(client, records(args.size, args.partition_size, args.seed,
-                                                 "input")))
-    baseline_seconds = time.perf_counter() - started
+    with clients() as client:
+        client.run(import_engines)
+        started = time.perf_counter()
+        expected = combine(summaries(client, records(args.size, args.partition_size,
+                                                     args.seed, "input")))
+        baseline_seconds = time.perf_counter() - started
     available = [mode for mode in modes if mode.unavailable is None]
     measurements = {mode.name: report.add(Measurement(
         mode.name, workload, total_records * RECORD_SIZE,
@@ -121,7 +123,8 @@ def _measure(args: argparse.Namespace, client, restart: bool, modes: list[Mode],
                 continue
             ddf = records(args.size, args.partition_size, args.seed, f"{mode.name}-{round_}")
             try:
-                result = run_once(client, mode, ddf, expected, restart)
+                with clients() as client:
+                    result = run_once(client, mode, ddf, expected)
             except Exception as error:  # noqa: BLE001 - report the mode, measure the rest
                 traceback.print_exception(error)
                 failed[mode.name] = f"{type(error).__name__}: {error}"
@@ -133,7 +136,7 @@ def _measure(args: argparse.Namespace, client, restart: bool, modes: list[Mode],
                 f"{_rss_text(result.peak_rss)} MiB"
                 + (f", WRONG OUTPUT: {result.problems}" if result.problems else ""))
     report.measurements = [m for m in report.measurements if m.seconds]
-    _describe(args, report, modes, failed, expected, baseline_seconds, restart)
+    _describe(args, report, modes, failed, expected, baseline_seconds)
     return len(failed)
 
 
@@ -183,14 +186,14 @@ def _size_text(nbytes: int) -> str:
 
 def _describe(args: argparse.Namespace, report: Report, modes: list[Mode],
               failed: dict[str, str], expected: tuple[int, int], baseline_seconds: float,
-              restart: bool) -> None:
+              ) -> None:
     legend = {mode.name: mode.description for mode in modes}
     unavailable = {mode.name: mode.unavailable for mode in modes if mode.unavailable}
     report.meta.update({
         "size": args.size, "partition_size": args.partition_size, "seed": args.seed,
         "runs": args.runs, "modes": legend, "unavailable": unavailable, "failed": failed,
-        "records": expected[0], "checksum": expected[1], "workers_restarted": restart,
-        "generate_and_check_seconds": baseline_seconds,
+        "records": expected[0], "checksum": expected[1],
+        "fresh_cluster_per_run": not args.scheduler, "generate_and_check_seconds": baseline_seconds,
     })
     notes = ["", "modes:"] + [f"  {name:<11} {text}" for name, text in legend.items()]
     notes += [f"UNAVAILABLE {name}: {why}" for name, why in unavailable.items()]
@@ -206,8 +209,8 @@ def _describe(args: argparse.Namespace, report: Report, modes: list[Mode],
         "median over runs of each worker's peak (sampled every 20 ms). stored = the tierfs "
         "service's size of the shuffle before it is deleted; disk writes = the workers' "
         "/proc/PID/io write_bytes during the run (what reached the block layer from them).",
-        "workers restarted before every run" if restart else
-        "workers NOT restarted between runs (--scheduler): peaks include what earlier runs left",
+        "workers NOT restarted between runs (--scheduler): peaks include what earlier runs left"
+        if args.scheduler else "a new LocalCluster (2 workers) for every run",
     ]
     report.notes += notes
 
@@ -232,15 +235,22 @@ def _s3_options(args: argparse.Namespace) -> dict | None:
     return options
 
 
-def _client(args: argparse.Namespace, stack: ExitStack, workdir: Path):
-    """A client of the cluster to use, and whether to restart its workers before each run."""
+def _clients(args: argparse.Namespace, stack: ExitStack, workdir: Path) -> Callable:
+    """A context manager giving a client for one run: of --scheduler's cluster, or of a new
+    LocalCluster of 2 worker processes, so every run starts from fresh workers."""
     import distributed
 
-    logging.getLogger("distributed").setLevel(logging.ERROR)  # restarts and p2p log each step
+    logging.getLogger("distributed").setLevel(logging.ERROR)  # p2p logs each shuffle
     if args.scheduler:
-        return stack.enter_context(distributed.Client(args.scheduler)), False
-    log("starting a LocalCluster of 2 worker processes ...")
-    cluster = stack.enter_context(distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=None, local_directory=str(workdir / "dask")))
-    return stack.enter_context(distributed.Client(cluster)), True
+        shared = stack.enter_context(distributed.Client(args.scheduler))
+        return lambda: nullcontext(shared)
+
+    @contextmanager
+    def local_cluster():
+        with distributed.LocalCluster(
+                n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                dashboard_address=None, local_directory=str(workdir / "dask")) as cluster:
+            with distributed.Client(cluster) as client:
+                yield client
+
+    return local_cluster

@@ -90,12 +90,7 @@ def summaries(client, ddf: dd.DataFrame) -> list[Summary]:
     return client.gather(client.compute(tasks))
 
 
-def run_once(client, mode: Mode, ddf: dd.DataFrame, expected: tuple[int, int],
-             restart: bool) -> RunResult:
-    if restart:
-        workers = len(client.scheduler_info()["workers"])
-        client.restart()
-        client.wait_for_workers(workers, timeout=120)
+def run_once(client, mode: Mode, ddf: dd.DataFrame, expected: tuple[int, int]) -> RunResult:
     client.run(import_engines)
     shuffle_id = f"bench-{uuid.uuid4().hex[:12]}"
     try:
