@@ -9,8 +9,9 @@ from tierfs_server.launcher import DaemonProcess, render_config
 
 
 class ShuffleDaemon:
-    def __init__(self, base: Path, with_shuffle: bool = True, **shuffle_settings):
-        self.base, self.port = Path(base), free_ports(1)[0]
+    def __init__(self, base: Path, with_shuffle: bool = True, port: int | None = None,
+                 peers: list[int] | None = None, **shuffle_settings):
+        self.base, self.port = Path(base), port or free_ports(1)[0]
         self.shuffle_dir = self.base / "shuffle"
         settings = {"dir": str(self.shuffle_dir), "capacity": "4GiB"} | shuffle_settings
         config = self.base / "daemon.toml"
@@ -21,8 +22,12 @@ class ShuffleDaemon:
                                                        "capacity": "16MiB"}]},
             "mounts": {"local": {"url": f"file://{self.base / 'store'}", "options": {}}},
         }
-        config.write_text(render_config(sections | ({"shuffle": settings} if with_shuffle
-                                                     else {})))
+        if with_shuffle:
+            sections["shuffle"] = settings
+        if peers:
+            sections["peers"] = {"self": f"http://127.0.0.1:{self.port}",
+                                 "members": [f"http://127.0.0.1:{p}" for p in peers]}
+        config.write_text(render_config(sections))
         self.process = DaemonProcess(config, f"http://127.0.0.1:{self.port}")
 
     @property

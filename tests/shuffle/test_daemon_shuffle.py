@@ -12,6 +12,7 @@ import pytest
 import tierfs.shuffle
 from tests.shuffle.daemons import ShuffleDaemon
 from tierfs.daemon_client import DaemonUnavailable
+from tierfs.embedded import free_ports
 from tierfs.shuffle import MissingMapOutputError
 from tierfs.shuffle.compression import Compressor
 from tierfs.shuffle.frames import CODEC_NONE, BlockId, encode_block
@@ -138,3 +139,28 @@ def test_daemon_urls_without_an_address_are_named(monkeypatch):
         tierfs.shuffle.open_service("daemon://")
     with pytest.raises(ValueError, match="expected daemon://"):
         tierfs.shuffle.open_service("daemon+ftp://host")
+
+
+def test_partitions_spread_over_peer_daemons_and_read_back_exactly(tmp_path):
+    ports = free_ports(2)
+    daemons = [ShuffleDaemon(tmp_path / f"peer{i}", port=port, peers=ports).start()
+               for i, port in enumerate(ports)]
+    try:
+        service = tierfs.shuffle.open_service(daemons[0].url)
+        shuffle = service.create("spread", 16)
+        for map_id in range(3):
+            _write(shuffle, map_id, 0, 16)
+        holders = {i for i, d in enumerate(daemons) for p in range(16)
+                   if (Path(d.shuffle_dir) / "spread" / f"p{p}.data").exists()}
+        assert holders == {0, 1}  # each daemon owns some of the partitions
+        through_other = tierfs.shuffle.open_service(daemons[1].url).get("spread")
+        for partition in range(16):
+            expected = _expected(range(3), partition)
+            assert shuffle.reader(partition, map_ids=range(3)).read_bytes() == expected
+            assert through_other.reader(partition, map_ids=range(3)).read_bytes() == expected
+        assert service.list()[0].committed_maps == 3
+        shuffle.delete()
+        assert service.list() == []
+    finally:
+        for daemon in daemons:
+            daemon.stop()
