@@ -102,7 +102,7 @@ def _measure(args: argparse.Namespace, clients: Callable, modes: list[Mode],
              report: Report) -> int:
     """Rounds of one run per available mode; returns the number of failed modes."""
     total_records = args.size // RECORD_SIZE
-    workload = f"terasort {_size_text(total_records * RECORD_SIZE)}"
+    workload = f"terasort {_size_text(args.size)}"
     log(f"checksumming the input ({total_records:,} records) in the workers ...")
     with clients() as client:
         client.run(import_engines)
