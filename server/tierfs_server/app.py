@@ -9,9 +9,9 @@ flushed; the persistent tiers keep the cache warm for the next start.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
+import os
 import signal
 import ssl
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +23,9 @@ from tierfs.cache import ObjectChangedError
 from tierfs.daemon_client import protocol
 from tierfs.daemon_client.protocol import BlockAddress
 from tierfs_server import shuffle_routes, status_page, writeback_routes
+from tierfs_server.access import SOCKET_MODE, AccessPolicy, peer_of
 from tierfs_server.config import DaemonConfig
+from tierfs_server.descriptor_server import DescriptorServer
 from tierfs_server.fetchers import forwarding_allowed
 from tierfs_server.metrics import Metrics
 from tierfs_server.node import CacheNode
@@ -35,14 +37,20 @@ METRICS = web.AppKey("metrics", Metrics)
 _OPEN_ROUTES = {protocol.HEALTH}  # liveness probes carry no token
 
 
-def _bearer_middleware(token: str | None):
-    expected = f"Bearer {token}".encode() if token else None
+def access_policy(config: DaemonConfig) -> AccessPolicy:
+    return AccessPolicy(config.token, config.allowed_uids, config.allowed_gids)
+
+
+def _access_middleware(policy: AccessPolicy):
+    """The bearer token on TCP; on the unix socket the token or the peer's credentials."""
+    everyone = policy.open_to_all
 
     @web.middleware
     async def authenticate(request: web.Request, handler):
-        if expected is not None and request.path not in _OPEN_ROUTES:
-            given = request.headers.get("Authorization", "").encode()
-            if not hmac.compare_digest(given, expected):
+        if not everyone and request.path not in _OPEN_ROUTES:
+            scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+            peer = peer_of(request.transport.get_extra_info("socket"))
+            if not policy.admits(given if scheme == "Bearer" else None, peer):
                 raise web.HTTPUnauthorized(text="missing or wrong bearer token")
         return await handler(request)
 
@@ -106,6 +114,27 @@ async def block(request: web.Request) -> web.Response:
                         headers={protocol.SERVED_BY: served_by})
 
 
+async def block_range(request: web.Request) -> web.Response:
+    """A cached block's bytes by key, or a ``Range`` of them: the fast path of HTTP hits.
+
+    Answered on the event loop, with no thread hop: a verified range of a block file is
+    a ``pread`` of page-cached bytes once its chunks were checked. 404 when the block is
+    not cached; the client then fetches it with a ``POST`` to ``/v1/block``."""
+    key = request.match_info["key"]
+    try:
+        wanted = request.http_range
+    except ValueError:
+        raise web.HTTPBadRequest(text="Range: not a single byte range") from None
+    if (wanted.step not in (None, 1) or (wanted.start or 0) < 0
+            or (wanted.stop is not None and wanted.stop < (wanted.start or 0))):
+        raise web.HTTPBadRequest(text="Range: expected bytes=START-END")
+    view = request.app[NODE].local.read(key, wanted.start or 0, wanted.stop)
+    if view is None:
+        raise web.HTTPNotFound(text="block not cached")
+    status = 206 if request.headers.get("Range") else 200
+    return web.Response(body=view, status=status, content_type="application/octet-stream")
+
+
 async def hits(request: web.Request) -> web.Response:
     payload = await request.json()
     reported = payload.get("hits") if isinstance(payload, dict) else None
@@ -136,7 +165,7 @@ def _expire_shuffles(retention: float):
 def create_app(config: DaemonConfig) -> web.Application:
     app = web.Application(
         client_max_size=config.max_request_bytes,
-        middlewares=[_bearer_middleware(config.token), _errors_as_statuses],
+        middlewares=[_access_middleware(access_policy(config)), _errors_as_statuses],
     )
     app[METRICS] = Metrics()
     app[NODE] = CacheNode(config, app[METRICS].under_store_latency.observe)
@@ -146,6 +175,7 @@ def create_app(config: DaemonConfig) -> web.Application:
     app.router.add_get(protocol.DESCRIBE, describe)
     app.router.add_get(protocol.STATS, stats)
     app.router.add_post(protocol.BLOCK, block)
+    app.router.add_get(protocol.BLOCK_RANGE, block_range)
     app.router.add_post(protocol.HITS, hits)
     app.router.add_get("/", status)
     app.router.add_routes(writeback_routes.routes(NODE))
@@ -178,6 +208,14 @@ async def serve(config: DaemonConfig, ready: asyncio.Event | None = None) -> Non
     for site in sites:
         await site.start()
         logger.warning("tierfs daemon listening on %s", site.name)
+    if config.unix_socket:
+        os.chmod(config.unix_socket, SOCKET_MODE)  # the daemon decides who (access.py)
+    descriptors = None
+    if config.fd_socket:
+        node = runner.app[NODE]
+        descriptors = DescriptorServer(config.fd_socket, node.local, access_policy(config))
+        node.descriptor_stats = descriptors.stats
+        descriptors.serve_in_thread()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
@@ -185,4 +223,6 @@ async def serve(config: DaemonConfig, ready: asyncio.Event | None = None) -> Non
         ready.set()
     await stop.wait()
     logger.warning("tierfs daemon stopping: finishing in-flight requests")
+    if descriptors is not None:
+        await asyncio.to_thread(descriptors.close)
     await runner.cleanup()

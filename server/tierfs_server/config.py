@@ -4,6 +4,9 @@
     host = "127.0.0.1"            # any non-loopback address requires a token
     port = 7480
     unix_socket = "/run/tierfs/daemon.sock"
+    fd_socket = "/run/tierfs/fd.sock"  # hands out block file descriptors (SCM_RIGHTS)
+    allowed_uids = [1000]         # unix-socket peers admitted without the token; with no
+    allowed_gids = [1000]         # token and no lists, every local user (see access.py)
     token_file = "/etc/tierfs/token"   # or token = "..."
     tls_cert = "..."              # with tls_key: serve HTTPS
     tls_key = "..."
@@ -49,7 +52,8 @@ from tierfs_server.shuffle_store import ShuffleSettings
 
 _SECTIONS = {"server", "cache", "mounts", "peers", "writeback", "shuffle"}
 _SERVER_KEYS = {"host", "port", "unix_socket", "token", "token_file", "tls_cert", "tls_key",
-                "max_request_bytes", "metadata_ttl", "workers"}
+                "max_request_bytes", "metadata_ttl", "workers", "fd_socket", "allowed_uids",
+                "allowed_gids"}
 _PEER_KEYS = {"self", "members", "dns", "timeout", "down_seconds"}
 
 
@@ -81,6 +85,9 @@ class DaemonConfig:
     host: str = "127.0.0.1"
     port: int | None = 7480
     unix_socket: str | None = None
+    fd_socket: str | None = None
+    allowed_uids: frozenset[int] = frozenset()
+    allowed_gids: frozenset[int] = frozenset()
     token: str | None = field(default=None, repr=False)
     tls_cert: str | None = None
     tls_key: str | None = None
@@ -128,6 +135,9 @@ def parse_config(raw: dict) -> DaemonConfig:
         host=host,
         port=port,
         unix_socket=server.get("unix_socket"),
+        fd_socket=server.get("fd_socket"),
+        allowed_uids=_ids(server.get("allowed_uids", []), "server.allowed_uids"),
+        allowed_gids=_ids(server.get("allowed_gids", []), "server.allowed_gids"),
         token=token,
         tls_cert=server.get("tls_cert"),
         tls_key=server.get("tls_key"),
@@ -186,6 +196,13 @@ def _count(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
     return value
+
+
+def _ids(value, name: str) -> frozenset[int]:
+    if not isinstance(value, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value):
+        raise ValueError(f"{name}: expected a list of numeric ids, got {value!r}")
+    return frozenset(value)
 
 
 def _block_size(value) -> int:

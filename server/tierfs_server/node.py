@@ -38,6 +38,7 @@ from tierfs.metadata import MetadataCache
 from tierfs.writeback import WriteBackBuffer
 from tierfs_server.config import DaemonConfig, Mount
 from tierfs_server.fetchers import PeerFetcher, TimedFetcher
+from tierfs_server.local_blocks import LocalBlocks
 from tierfs_server.paths import checked_path
 from tierfs_server.peers import PeerSet
 from tierfs_server.shuffle_store import ShuffleStore
@@ -103,6 +104,8 @@ class CacheNode:
         self.config = config
         self.counters = CacheCounters()
         self.cache = TieredBlockCache(build_tiers(list(config.tiers)), self.counters)
+        self.local = LocalBlocks(self.cache, self.counters)  # the hit paths of clients
+        self.descriptor_stats: Callable[[], dict] | None = None  # set by the fd server
         self.node_id = self._node_id()
         self.peers = (PeerSet(config.peers, config.token)
                       if config.peers.members or config.peers.dns else None)
@@ -182,6 +185,7 @@ class CacheNode:
             "self": self.config.peers.self_url,
             "peers": self.peers.members() if self.peers else [],
             "shuffle": self.shuffles is not None,
+            "fd_socket": self.config.fd_socket,
         }
 
     def stats(self) -> dict:
@@ -201,6 +205,8 @@ class CacheNode:
             stats["writeback"] = self.writeback_stats()
         if self.shuffles is not None:
             stats["shuffle"] = self.shuffles.stats()
+        if self.descriptor_stats is not None:
+            stats["descriptors"] = self.descriptor_stats()
         return stats
 
     def writeback_stats(self) -> dict:
@@ -219,6 +225,7 @@ class CacheNode:
         Write-back buffers stop their uploaders; what is not uploaded stays journaled
         and the next start finishes it.
         """
+        self.local.close()
         for mount in self.mounts.values():
             mount.source.settle()
             if mount.buffer is not None:

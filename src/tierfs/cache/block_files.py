@@ -183,10 +183,15 @@ class _HandleView:
 
 class BlockFiles:
     def __init__(self, blocks_dir: Path, on_corrupt: Callable[[str, CorruptBlock], None],
-                 max_handles: int | None = None):
+                 max_handles: int | None = None,
+                 opener: Callable[[str], int | None] | None = None):
+        """``opener(key)`` gives a new read-only descriptor of the file of ``key`` (or None
+        if absent); by default it opens the file in ``blocks_dir``. A daemon's client
+        that cannot see the directory gets its descriptors from the daemon instead."""
         self.blocks_dir = blocks_dir
         self._dir = os.fspath(blocks_dir)
         self._on_corrupt = on_corrupt
+        self._open = opener or self._open_in_directory
         self._max_handles = max_handles or default_handle_budget()
         self._start_process_state()
         this = weakref.ref(self)
@@ -230,10 +235,9 @@ class BlockFiles:
                 return handle
             self._release(handle)
             self.forget(key)
-        try:
-            fd = os.open(self.location(key), os.O_RDONLY)
-        except (FileNotFoundError, PermissionError):
-            return None  # absent, or (a short-circuit client of another user) not ours to read
+        fd = self._open(key)
+        if fd is None:
+            return None
         try:
             handle = _Handle(fd, self._known_state(key, fd))
         except CorruptBlock as error:
@@ -250,6 +254,12 @@ class BlockFiles:
             for old_key, old in retired:
                 self._retire_locked(old_key, old)
         return handle
+
+    def _open_in_directory(self, key: str) -> int | None:
+        try:
+            return os.open(self.location(key), os.O_RDONLY)
+        except (FileNotFoundError, PermissionError):
+            return None  # absent, or (a short-circuit client of another user) not ours to read
 
     def _known_state(self, key: str, fd: int) -> _Known:
         """What is known of the file open at ``fd``: remembered if its state is unchanged."""
@@ -340,6 +350,19 @@ class BlockFiles:
             handle = self._handles.pop(key, None)
             if handle is not None:
                 self._retire_locked(key, handle)
+
+    def forget_unlinked(self) -> None:
+        """Close the handles whose files were unlinked: blocks that left the cache, whose
+        disk space an idle handle would otherwise hold."""
+        with self._lock:
+            handles = list(self._handles.items())
+        for key, handle in handles:
+            try:
+                gone = os.fstat(handle.fd).st_nlink == 0
+            except OSError:  # closed meanwhile: retired by another thread
+                continue
+            if gone:
+                self.forget(key)
 
     def forget_all(self) -> None:
         with self._lock:

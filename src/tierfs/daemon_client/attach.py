@@ -1,8 +1,10 @@
 """Attaching a ``tierfs`` filesystem to the node's cache daemon.
 
 The daemon owns the persistent tiers and fetches every miss once for the node. The
-client keeps only an optional private memory tier, reads the daemon's tier files
-directly when it can see them (short-circuit), and sends misses to the daemon.
+client keeps only an optional private memory tier and reads the daemon's cached blocks
+the fastest way it can: its tier files directly when it can see them (short-circuit),
+else descriptors of them passed over the daemon's descriptor socket, else ranged HTTP
+reads; misses go to the daemon.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from tierfs.cache.stats import CacheCounters
 from tierfs.cache.tier import Tier
 from tierfs.cache.tiered import build_tiers
 from tierfs.daemon_client.client import DaemonClient, DaemonUnavailable
+from tierfs.daemon_client.descriptors import DescriptorTier
 from tierfs.daemon_client.fetcher import FALLBACKS, DaemonFetcher
 from tierfs.daemon_client.hit_reports import HitReporter
+from tierfs.daemon_client.http_blocks import HttpBlocks, HttpBlockTier
 from tierfs.daemon_client.short_circuit import ShortCircuitTier
 
 logger = logging.getLogger(__name__)
@@ -57,12 +61,26 @@ def attach(address: str, *, store: str, memory_tiers: list[TierSpec], direct: Ra
         logger.warning("tierfs daemon at %s has no mount for store %s; reading directly",
                        address, store)
     tiers = build_tiers(memory_tiers)
-    if short_circuit:
-        reporter = HitReporter(client)
-        for tier in description["tiers"]:
-            view = ShortCircuitTier.if_visible(tier, description["node_id"], reporter)
-            if view is not None:
-                tiers.append(view)
+    tiers += _views(address, description, client, token, cafile, short_circuit)
     block_size = int(description["block_size"])
     fetcher = DaemonFetcher(client, mounts, direct, fallback, counters, block_size)
     return Attachment(tiers, fetcher, block_size, client)
+
+
+def _views(address: str, description: dict, client: DaemonClient, token: str | None,
+           cafile: str | None, short_circuit: bool) -> list[Tier]:
+    """Read-only views of the daemon's cache: its files, descriptors of them, or HTTP."""
+    if short_circuit:
+        reporter = HitReporter(client)
+        views = [view for tier in description["tiers"]
+                 if (view := ShortCircuitTier.if_visible(tier, description["node_id"],
+                                                         reporter)) is not None]
+        if views:
+            return views
+        if description.get("fd_socket"):
+            view = DescriptorTier.if_admitted(description["fd_socket"], token,
+                                              description["tiers"], reporter)
+            if view is not None:
+                return [view]
+    capacity = sum(int(tier["capacity"]) for tier in description["tiers"])
+    return [HttpBlockTier(TierSpec("ssd", capacity), HttpBlocks(address, token, cafile=cafile))]

@@ -30,12 +30,12 @@ class HitReporter:
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
 
-    def hit(self, key: str) -> None:
+    def hit(self, key: str, count: int = 1) -> None:
         with self._lock:
             if self._pid != os.getpid():  # forked: the parent's thread and hits are not ours
                 self._pid, self._pending, self._thread = os.getpid(), Counter(), None
             if len(self._pending) < MAX_KEYS_PER_REPORT or key in self._pending:
-                self._pending[key] += 1
+                self._pending[key] += count
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="tierfs-hits",
                                                 daemon=True)

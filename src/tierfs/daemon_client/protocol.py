@@ -14,6 +14,7 @@ from tierfs.writeback.overlay import DELETED, BufferedFile, OverlayEntry, Redire
 
 DESCRIBE = "/v1/describe"
 BLOCK = "/v1/block"
+BLOCK_RANGE = "/v1/blocks/{key}"  # GET with Range: a cached block by key (404: not cached)
 STATS = "/v1/stats"
 HEALTH = "/healthz"
 METRICS = "/metrics"

@@ -27,9 +27,10 @@ class ShortCircuitTier:
 
     accepts_blocks = False
 
-    def __init__(self, spec: TierSpec, reporter: HitReporter):
+    def __init__(self, spec: TierSpec, reporter: HitReporter, files: BlockFiles | None = None):
+        """``files`` reads the blocks; by default those in the directory ``spec.path``."""
         self.spec = spec
-        self._files = BlockFiles(Path(spec.path) / "blocks", self._note_corrupt)
+        self._files = files or BlockFiles(Path(spec.path) / "blocks", self._note_corrupt)
         self._reporter = reporter
         self.corrupt_blocks = 0
 

@@ -1,0 +1,138 @@
+"""The descriptor server: hands clients of this host open block files (SCM_RIGHTS).
+
+A client that cannot open the tier directories (another UID, a pod without the
+hostPath) asks for a block by key and gets a read-only descriptor of its file, so it
+reads at local speed and verifies the checksums in the file's own header, as a
+short-circuit reader does. The daemon closes its copy at once: it holds one socket
+per connected client and nothing per block. A block file is never written after it is
+renamed into place, and a descriptor names its inode, not a path: eviction unlinks
+the file, and a client holding it still reads the block's exact bytes until it notices
+(link count 0) and asks again. One thread per connection (``socketserver``), at most
+``MAX_CONNECTIONS``; the protocol is in ``tierfs.daemon_client.descriptor_protocol``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import socketserver
+import threading
+
+from tierfs.daemon_client import descriptor_protocol as wire
+from tierfs_server.access import SOCKET_MODE, AccessPolicy, peer_of
+from tierfs_server.local_blocks import LocalBlocks
+
+logger = logging.getLogger(__name__)
+
+MAX_CONNECTIONS = 256
+
+
+class DescriptorServer(socketserver.ThreadingUnixStreamServer):
+    daemon_threads = True
+
+    def __init__(self, path: str, blocks: LocalBlocks, policy: AccessPolicy):
+        if os.path.exists(path) and not os.path.isdir(path):
+            os.unlink(path)  # a stale socket of an earlier run
+        super().__init__(path, _Connection)
+        os.chmod(path, SOCKET_MODE)  # access is decided per connection (access.py)
+        self.path = path
+        self.blocks = blocks
+        self.policy = policy
+        self._lock = threading.Lock()
+        self.figures = {"connections": 0, "refused": 0, "descriptors": 0, "inline_blocks": 0,
+                        "absent": 0}
+
+    def count(self, name: str, amount: int = 1) -> None:
+        with self._lock:
+            self.figures[name] += amount
+
+    def stats(self) -> dict:
+        with self._lock:
+            return dict(self.figures)
+
+    def verify_request(self, request, client_address) -> bool:
+        if self.stats()["connections"] >= MAX_CONNECTIONS:
+            self.count("refused")
+            logger.warning("descriptor server: %d connections, refusing another",
+                           MAX_CONNECTIONS)
+            return False
+        return True
+
+    def serve_in_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self.serve_forever, name="tierfs-fd-server",
+                                  daemon=True)
+        thread.start()
+        logger.warning("tierfs daemon passing descriptors on %s", self.path)
+        return thread
+
+    def close(self) -> None:
+        self.shutdown()
+        self.server_close()
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+
+class _Connection(socketserver.BaseRequestHandler):
+    server: DescriptorServer
+
+    def handle(self) -> None:
+        self.server.count("connections")
+        try:
+            reader = wire.FrameReader(self.request)
+            if self._admitted(reader):
+                while self._answer(reader):
+                    pass
+        except (wire.ProtocolError, OSError) as error:
+            logger.debug("descriptor client left: %s", type(error).__name__)
+        finally:
+            self.server.count("connections", -1)
+
+    def _admitted(self, reader: wire.FrameReader) -> bool:
+        hello, _ = reader.read()
+        token = hello.get("token")
+        if hello.get("op") != wire.HELLO or not (token is None or isinstance(token, str)):
+            self.request.sendall(wire.encode({"error": "expected hello"}))
+            return False
+        if not self.server.policy.admits(token, peer_of(self.request)):
+            self.server.count("refused")
+            self.request.sendall(wire.encode({"error": "not admitted: wrong or missing token, "
+                                                       "or a uid/gid not allowed"}))
+            return False
+        self.request.sendall(wire.encode({"ok": True}))
+        return True
+
+    def _answer(self, reader: wire.FrameReader) -> bool:
+        """Answer one request; False when the client hung up."""
+        try:
+            request, _ = reader.read()
+        except wire.ProtocolError:
+            return False
+        key = request.get("key")
+        if request.get("op") != wire.OPEN or not isinstance(key, str):
+            self.request.sendall(wire.encode({"error": "expected open with a key"}))
+            return False
+        blocks = self.server.blocks
+        try:
+            fd = blocks.open(key)
+        except ValueError:
+            self.request.sendall(wire.encode({"error": "not a block key"}))
+            return False
+        if fd is not None:
+            try:
+                socket.send_fds(self.request, [wire.encode({"found": wire.FD})], [fd])
+            finally:
+                os.close(fd)
+            self.server.count("descriptors")
+            return True
+        data = blocks.in_memory(key)
+        if data is not None:
+            self.request.sendall(wire.encode({"found": wire.BYTES, "length": len(data)}))
+            self.request.sendall(data)
+            self.server.count("inline_blocks")
+            return True
+        self.request.sendall(wire.encode({"found": None}))
+        self.server.count("absent")
+        return True
