@@ -118,8 +118,9 @@ async def block_range(request: web.Request) -> web.Response:
     """A cached block's bytes by key, or a ``Range`` of them: the fast path of HTTP hits.
 
     Answered on the event loop, with no thread hop: a verified range of a block file is
-    a ``pread`` of page-cached bytes once its chunks were checked. 404 when the block is
-    not cached; the client then fetches it with a ``POST`` to ``/v1/block``."""
+    a ``pread`` of page-cached bytes once its chunks were checked, or for large ranges a
+    ``sendfile`` from the block file. 404 when the block is not cached; the client then
+    fetches it with a ``POST`` to ``/v1/block``."""
     key = request.match_info["key"]
     try:
         wanted = request.http_range
@@ -128,11 +129,21 @@ async def block_range(request: web.Request) -> web.Response:
     if (wanted.step not in (None, 1) or (wanted.start or 0) < 0
             or (wanted.stop is not None and wanted.stop < (wanted.start or 0))):
         raise web.HTTPBadRequest(text="Range: expected bytes=START-END")
-    view = request.app[NODE].local.read(key, wanted.start or 0, wanted.stop)
-    if view is None:
+    found = request.app[NODE].local.span(key, wanted.start or 0, wanted.stop)
+    if found is None:
         raise web.HTTPNotFound(text="block not cached")
     status = 206 if request.headers.get("Range") else 200
-    return web.Response(body=view, status=status, content_type="application/octet-stream")
+    if isinstance(found, memoryview):
+        return web.Response(body=found, status=status, content_type="application/octet-stream")
+    fd, offset, count = found
+    with open(fd, "rb", buffering=0) as file:
+        response = web.StreamResponse(status=status)
+        response.content_type = "application/octet-stream"
+        response.content_length = count
+        await response.prepare(request)
+        await asyncio.get_running_loop().sendfile(request.transport, file, offset, count)
+        await response.write_eof()
+    return response
 
 
 async def hits(request: web.Request) -> web.Response:

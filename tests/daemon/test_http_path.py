@@ -80,7 +80,7 @@ def test_one_kept_alive_connection_serves_a_threads_reads(seaweed, s3, bucket, s
     for offset in range(0, MiB - 64 * 1024, 64 * 1024):
         assert blocks.read(key, offset, offset + 64 * 1024, dest) is dest
         assert dest == data[offset:offset + 64 * 1024]
-    assert blocks._local.connection is connection and connection.sock is not None
+    assert blocks._local.connection is connection and connection.sock.fileno() >= 0
 
 
 def test_the_http_path_needs_the_token(seaweed, s3, bucket, start_daemon):
@@ -92,6 +92,7 @@ def test_the_http_path_needs_the_token(seaweed, s3, bucket, start_daemon):
     key = _key(seaweed, s3, f"{bucket}/f")
     assert HttpBlocks(daemon.url, token="").read(key, 0, 10) is None
     assert HttpBlocks(daemon.url, token=TOKEN).read(key, 0, 10) == data[:10]
+    assert HttpBlocks(daemon.url, token=TOKEN).read(key, 0, None) == data
     with pytest.raises(PermissionError):
         daemon_fs(seaweed, daemon.url, short_circuit=False, daemon_token="w" * 32,
                   daemon_fallback="error").cat_file(f"{bucket}/f")

@@ -418,6 +418,30 @@ class BlockFiles:
 
         return self._verified_read(key, start, end, into_dest) is not None
 
+    def checked_span(self, key: str, start: int, end: int | None) -> tuple[int, int, int] | None:
+        """For ``sendfile``: a new descriptor of the file of ``key`` (the caller closes
+        it), the file offset of data byte ``start`` and the length of ``[start, end)``,
+        once every chunk of the range was verified in this state of the file (those not
+        yet are read and checked here, as by ``read``). None if absent or corrupt."""
+        handle = self._acquire(key)
+        if handle is None:
+            return None
+        try:
+            header = handle.known.header
+            end = header.data_length if end is None else end
+            if not 0 <= start <= end <= header.data_length:
+                return None
+            chunks = header.chunks_of(start, end) if end > start else 0
+            if handle.known.checked & chunks != chunks:
+                if self.read(key, *header.chunk_span(start, end)) is None:
+                    return None
+                if (handle.known.checked & chunks != chunks
+                        or _state_of(handle.fd) != handle.known.state):
+                    return None  # the file changed meanwhile: the caller reads instead
+            return os.dup(handle.fd), header.data_offset + start, end - start
+        finally:
+            self._release(handle)
+
     def resident(self, key: str, record: Callable[[int], None]) -> _HandleView | None:
         """A view of the file of ``key`` for ``tierfs.cache.resident`` (None if it is
         absent); it reports its hits to ``record``. The file is mapped first, so that
