@@ -69,10 +69,15 @@ def _warm(seaweed, daemon, path: str) -> None:
     daemon.stats()
 
 
+@pytest.mark.parametrize("tier_dir", ["closed", "visible"])
 def test_a_client_running_as_nobody_reads_through_passed_descriptors(
-        seaweed, s3, bucket, start_daemon, socket_dir, tmp_path):
-    daemon = start_daemon(server=_sockets(socket_dir))
-    assert oct((tmp_path / "d0" / "ssd").stat().st_mode & 0o777) != "0o777"
+        seaweed, s3, bucket, start_daemon, socket_dir, tier_dir):
+    # closed: under pytest's 0700 tmp dir; visible: the directory can be listed, but its
+    # block files are 0600, so plain short-circuit reads cannot work either way
+    tiers = None if tier_dir == "closed" else [
+        {"medium": "memory", "capacity": "64MiB"},
+        {"medium": "ssd", "path": str(socket_dir / "ssd"), "capacity": "1GiB"}]
+    daemon = start_daemon(server=_sockets(socket_dir), tiers=tiers)
     data = os.urandom(6 * MiB + 5)
     path = f"{bucket}/f"
     s3.pipe(path, data)

@@ -180,6 +180,19 @@ def test_daemonset_mounts_every_path_the_config_names(tmp_path):
             assert volume["hostPath"]["path"] == mount_path
 
 
+def test_client_pods_share_only_the_socket_directory_and_run_as_another_user():
+    raw = tomllib.loads(_rendered_configmap_toml())
+    sockets = {PurePosixPath(raw["server"][name]).parent for name in ("unix_socket",
+                                                                      "fd_socket")}
+    assert len(sockets) == 1  # one hostPath gives a pod both sockets
+    pod = _documents(KUBERNETES / "examples" / "client-pod.yaml")[0]["spec"]
+    host_paths = {v["hostPath"]["path"] for v in pod["volumes"] if "hostPath" in v}
+    assert host_paths == {str(path) for path in sockets}  # no tier directory
+    assert pod["securityContext"]["runAsUser"] not in (0, _pod_spec()["securityContext"][
+        "runAsUser"])
+    assert "chmod 0755 /run/tierfs" in " ".join(_container("prepare-host-dirs")["command"])
+
+
 def test_daemon_reads_the_config_that_render_config_writes():
     command = _container("daemon")["command"]
     config_path = command[command.index("--config") + 1]

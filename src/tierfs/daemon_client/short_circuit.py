@@ -10,6 +10,7 @@ host (or in another mount namespace) never reads a stranger's directory by accid
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from tierfs.cache.block_files import BlockFiles
@@ -40,7 +41,8 @@ class ShortCircuitTier:
         """The tier described by the daemon, if this process sees the same directory."""
         path = tier.get("path")
         try:
-            visible = path and (Path(path) / NODE_ID_FILE).read_text().strip() == node_id
+            visible = (path and (Path(path) / NODE_ID_FILE).read_text().strip() == node_id
+                       and _may_read_block_files(Path(path) / "blocks"))
         except OSError:
             visible = False
         if not visible:
@@ -82,3 +84,9 @@ class ShortCircuitTier:
 
     def clear(self) -> None:
         self._files.forget_all()
+
+
+def _may_read_block_files(blocks: Path) -> bool:
+    """Block files are 0600: only the daemon's UID (or root) can open them, whoever
+    else sees the directory reads through passed descriptors instead."""
+    return os.geteuid() in (0, blocks.stat().st_uid)
