@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 
 from aiohttp import web
 
@@ -17,8 +16,6 @@ from tierfs.daemon_client import protocol
 from tierfs.shuffle.errors import CorruptShuffleBlockError
 from tierfs_server.node import CacheNode
 from tierfs_server.shuffle_store import ShuffleCapacityError, ShuffleStore
-
-_CHUNK = 2**20
 
 
 def routes(node_key: web.AppKey[CacheNode]) -> list[web.RouteDef]:
@@ -61,7 +58,13 @@ def routes(node_key: web.AppKey[CacheNode]) -> list[web.RouteDef]:
         if length is None or length > protocol.MAX_SHUFFLE_PUSH:
             raise web.HTTPRequestEntityTooLarge(max_size=protocol.MAX_SHUFFLE_PUSH,
                                                 actual_size=length or 0)
-        body = await request.content.readexactly(length)
+        body = bytearray(length)
+        received = 0
+        async for chunk in request.content.iter_any():  # no re-joining of small reads
+            body[received:received + len(chunk)] = chunk
+            received += len(chunk)
+        if received != length:
+            raise ValueError(f"push: body ended after {received} of {length} bytes")
         blocks = await asyncio.to_thread(shuffles.push, shuffle_id, body)
         return web.json_response({"blocks": blocks})
 
@@ -79,20 +82,13 @@ def routes(node_key: web.AppKey[CacheNode]) -> list[web.RouteDef]:
         except ValueError:
             raise ValueError("partition: expected an integer") from None
         path, size = await asyncio.to_thread(shuffles.partition_file, shuffle_id, index)
-        response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
-        response.content_length = size
-        await response.prepare(request)
-        if size:
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                for offset in range(0, size, _CHUNK):
-                    chunk = await asyncio.to_thread(os.pread, fd, min(_CHUNK, size - offset),
-                                                    offset)
-                    await response.write(chunk)
-            finally:
-                os.close(fd)
         shuffles.served(size)
-        await response.write_eof()
+        if not size:
+            return web.Response(body=b"", content_type="application/octet-stream")
+        # sendfile of the length the file had at a block boundary, not of what it has now
+        at_boundary = request.clone(headers={**request.headers, "Range": f"bytes=0-{size - 1}"})
+        response = web.FileResponse(path)
+        await response.prepare(at_boundary)
         return response
 
     return [
