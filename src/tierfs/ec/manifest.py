@@ -75,8 +75,8 @@ class Manifest:
             if xxhash.xxh3_64_hexdigest(body.encode()) != envelope["xxh3"]:
                 raise ManifestCorruptError("manifest checksum mismatch")
             fields = json.loads(body)
-        except (ValueError, KeyError, TypeError) as error:
+            fields["targets"] = tuple(fields["targets"])
+            fields["checksums"] = tuple(tuple(column) for column in fields["checksums"])
+            return cls(**fields)
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
             raise ManifestCorruptError(f"unreadable manifest: {error}") from error
-        fields["targets"] = tuple(fields["targets"])
-        fields["checksums"] = tuple(tuple(column) for column in fields["checksums"])
-        return cls(**fields)
