@@ -41,9 +41,32 @@ def _decode_line(line: bytes) -> dict | None:
     try:
         if int(line[:8], 16) != zlib.crc32(payload):
             return None
-        return json.loads(payload)
-    except ValueError:
+        record = json.loads(payload)
+    except (ValueError, RecursionError):
         return None
+    return record if _well_formed(record) else None
+
+
+_FIELDS = {  # what the readers of each kind of record take from it
+    "write": {"seq": int, "path": str, "blob": str, "size": int, "mtime": int | float},
+    "rm": {"seq": int, "path": str},
+    "mv": {"seq": int, "path": str, "dst": str},
+    "done": {"seq": int},
+    "start": {"seq": int, "at": int | float},
+}
+
+
+def _well_formed(record: object) -> bool:
+    """Whether ``record`` has its kind's fields: a good checksum over another shape is
+    damage too, which recovery must report, not trip over."""
+    op = record.get("op") if isinstance(record, dict) else None
+    fields = _FIELDS.get(op) if isinstance(op, str) else None
+    if fields is None:
+        return False
+    if "replaces" in record:
+        fields = fields | {"replaces": int}
+    return all(isinstance(record.get(name), kind) and not isinstance(record.get(name), bool)
+               for name, kind in fields.items())
 
 
 def decode_records(data: bytes, source: str) -> tuple[list[dict], int]:
