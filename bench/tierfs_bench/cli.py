@@ -15,7 +15,7 @@ import sys
 from tierfs.sizes import parse_size
 
 # module names under tierfs_bench
-_SCENARIOS: list[str] = ["read", "writecache", "daemon_load", "ec", "shuffle"]
+_SCENARIOS: list[str] = ["read", "writecache", "daemon_load", "ec", "shuffle", "engines"]
 
 
 def size_arg(text: str) -> int:
