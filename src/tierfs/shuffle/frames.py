@@ -110,8 +110,14 @@ def verify_frame(frame: memoryview, where: str) -> FrameHeader:
 def decode_block(frame: memoryview, where: str) -> Block:
     """Verify and decompress one whole frame; ``where`` names its source in errors."""
     header = verify_frame(frame, where)
-    payload = frame[HEADER_SIZE:]
-    data = lz4.frame.decompress(payload) if header.codec == CODEC_LZ4 else payload
+    data = payload = frame[HEADER_SIZE:]
+    if header.codec == CODEC_LZ4:
+        try:  # one byte past the stated length tells it is wrong, without inflating a bomb
+            data = lz4.frame.LZ4FrameDecompressor().decompress(
+                payload, max_length=header.raw_length + 1)
+        except RuntimeError as error:
+            raise CorruptShuffleBlockError(f"shuffle block of {header.id.describe()} in "
+                                           f"{where} is not an lz4 frame ({error})") from None
     if len(data) != header.raw_length:
         raise CorruptShuffleBlockError(f"shuffle block of {header.id.describe()} in {where} "
                                        "decoded to the wrong length")

@@ -53,7 +53,7 @@ class CommitRecord:
                          tuple(raw["blocks"]),
                          None if raw.get("offsets") is None else tuple(raw["offsets"]),
                          raw.get("object"))
-        except (ValueError, KeyError, TypeError) as error:
+        except (ValueError, KeyError, TypeError, RecursionError) as error:
             raise CorruptShuffleBlockError(f"unreadable commit record {where}: {error}") from None
         record.validate(num_partitions, where)
         return record
