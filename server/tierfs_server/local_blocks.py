@@ -92,17 +92,12 @@ class LocalBlocks:
         length = None if end is None else end - start
         if length is not None and length < SENDFILE_FROM:
             return self.read(key, start, end)
-        for tier in self._memory:
-            view = tier.get(key, start, end)
-            if view is not None:
-                self._counters.add("hits")
-                return view
-        for reader in self._readers:
+        for reader in self._readers:  # before memory: a copy there costs more than sendfile
             span = reader.checked_span(key, start, end)
             if span is not None:
                 self.hit(key)
                 return span
-        return None
+        return self.read(key, start, end)
 
     def hit(self, key: str) -> None:
         self._counters.add("hits")
