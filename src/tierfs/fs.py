@@ -27,13 +27,13 @@ from tierfs.cache import (
     BlockSource,
     CacheCounters,
     ObjectRef,
-    RangeFetcher,
     TieredBlockCache,
     build_tiers,
     object_version,
     parse_tiers,
     store_identity,
 )
+from tierfs.cache.obstore_fetcher import build_cold_fetcher
 from tierfs.daemon_client import attach
 from tierfs.daemon_client.protocol import DAEMON_ENV
 from tierfs.daemon_client.remote_buffer import RemoteBuffer
@@ -79,6 +79,7 @@ class TierFileSystem(ChainedFileSystem):
         daemon_fallback: str = "direct",
         daemon_cafile: str | None = None,
         short_circuit: bool = True,
+        cold_fetcher: str | None = None,
         **kwargs,
     ):
         """``fo`` is the chained path fsspec passes for ``tierfs::proto://path``; unused.
@@ -88,6 +89,7 @@ class TierFileSystem(ChainedFileSystem):
         only a private memory tier; ``daemon_cafile`` verifies an ``https://`` daemon.
         ``write_mode="back"`` acknowledges writes once they
         are journaled in ``buffer_dir`` and uploads them in the background.
+        ``cold_fetcher`` fetches missing blocks: "auto" (obstore on s3), "obstore", "s3fs".
         """
         super().__init__(**kwargs)
         # a deep copy: botocore rewrites nested dicts (config_kwargs) in place, which would
@@ -114,7 +116,8 @@ class TierFileSystem(ChainedFileSystem):
         self._store = store_identity(target_protocol or _first_protocol(fs), target_options)
         self._build_read_path(tiers, _positive_int(fetch_concurrency, "fetch_concurrency"),
                               daemon or os.environ.get(DAEMON_ENV), daemon_token,
-                              daemon_fallback, short_circuit, daemon_cafile)
+                              daemon_fallback, short_circuit, daemon_cafile,
+                              DEFAULTS["cold_fetcher"] if cold_fetcher is None else cold_fetcher)
         persistent = [t.spec.path for t in self.cache.tiers
                       if t.accepts_blocks and t.spec.persistent]
         self._metadata = MetadataCache(
@@ -131,9 +134,10 @@ class TierFileSystem(ChainedFileSystem):
 
     def _build_read_path(self, tiers, concurrency: int, daemon: str | None,
                          daemon_token: str | None, daemon_fallback: str,
-                         short_circuit: bool, daemon_cafile: str | None) -> None:
+                         short_circuit: bool, daemon_cafile: str | None,
+                         cold_fetcher: str) -> None:
         """Tiers and fetcher: our own, or the daemon's (with a private memory tier at most)."""
-        direct = RangeFetcher(self.target, concurrency, self.counters)
+        direct = build_cold_fetcher(cold_fetcher, self.target, concurrency, self.counters)
         attachment = None
         if daemon:
             attachment = attach(

@@ -24,6 +24,7 @@ DEFAULTS = {
     "metadata_ttl": 10.0,  # seconds an info/ls answer may be reused; 0 = always ask, -1 = forever
     "fetch_concurrency": 8,  # concurrent ranged requests to the under store
     "prefetch_blocks": 8,  # largest read-ahead window of a sequential reader, in blocks
+    "cold_fetcher": "auto",  # missing blocks: obstore where the store is s3, else the target's
 }
 
 
