@@ -108,7 +108,7 @@ def load_config(path: str | os.PathLike) -> DaemonConfig:
             raw = tomllib.load(file)
     except FileNotFoundError:
         raise ValueError(f"--config: {path} does not exist") from None
-    except tomllib.TOMLDecodeError as error:
+    except (tomllib.TOMLDecodeError, RecursionError) as error:  # too deep is not TOML to us
         raise ValueError(f"--config: {path} is not valid TOML: {error}") from None
     return parse_config(raw)
 
@@ -166,6 +166,8 @@ def _table(raw: dict, name: str, keys: set[str]) -> dict:
 
 def _token(server: dict) -> str | None:
     if "token_file" in server:
+        if not isinstance(server["token_file"], str):
+            raise ValueError("server.token_file: expected the path of a file")
         try:
             token = Path(server["token_file"]).read_text().strip()
         except OSError as error:

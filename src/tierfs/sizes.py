@@ -33,7 +33,10 @@ def parse_size(value: int | str, setting: str) -> int:
                 f"{setting}: cannot parse {value!r} as a size; use bytes or a unit such as "
                 "'64KiB', '512MiB', '2GiB'"
             )
-        size = int(float(match.group(1)) * _UNITS[unit])
+        try:
+            size = int(float(match.group(1)) * _UNITS[unit])
+        except OverflowError:  # more digits than a float holds
+            raise ValueError(f"{setting}: {value!r} is too large a size") from None
     else:
         raise ValueError(f"{setting}: expected a size such as 4096 or '512MiB', got {value!r}")
     if size < 0:
