@@ -69,6 +69,7 @@ def _warm(seaweed, daemon, path: str) -> None:
     daemon.stats()
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="becoming nobody needs root")
 @pytest.mark.parametrize("tier_dir", ["closed", "visible"])
 def test_a_client_running_as_nobody_reads_through_passed_descriptors(
         seaweed, s3, bucket, start_daemon, socket_dir, tier_dir):
