@@ -135,7 +135,7 @@ def parse_config(raw: dict) -> DaemonConfig:
         host=host,
         port=port,
         unix_socket=server.get("unix_socket"),
-        fd_socket=server.get("fd_socket"),
+        fd_socket=_fd_socket(server),
         allowed_uids=_ids(server.get("allowed_uids", []), "server.allowed_uids"),
         allowed_gids=_ids(server.get("allowed_gids", []), "server.allowed_gids"),
         token=token,
@@ -198,6 +198,15 @@ def _count(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
     return value
+
+
+def _fd_socket(server: dict) -> str | None:
+    path = server.get("fd_socket")
+    if path is not None and (not isinstance(path, str) or not path
+                             or path == server.get("unix_socket")):
+        raise ValueError("server.fd_socket: expected the path of a socket of its own "
+                         "(not server.unix_socket)")
+    return path
 
 
 def _ids(value, name: str) -> frozenset[int]:

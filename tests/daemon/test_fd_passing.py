@@ -275,3 +275,12 @@ def test_allowed_ids_must_be_lists_of_numbers(key):
     with pytest.raises(ValueError, match=f"server.{key}"):
         parse_config({"server": {key: ["nobody"]}, "mounts": mounts})
     assert parse_config({"server": {key: [65534]}, "mounts": mounts}) is not None
+
+
+@pytest.mark.parametrize("value", [7, "", "/run/tierfs/daemon.sock"])
+def test_the_descriptor_socket_is_a_path_of_its_own(value):
+    from tierfs_server.config import parse_config
+
+    with pytest.raises(ValueError, match="server.fd_socket"):
+        parse_config({"server": {"unix_socket": "/run/tierfs/daemon.sock", "fd_socket": value},
+                      "mounts": {"m": {"url": "s3://bucket", "options": {}}}})
