@@ -27,6 +27,7 @@ from tierfs_bench.read_data import DataSet, DataSpec, build_dataset, remove_data
 from tierfs_bench.read_measure import MAX_RUNS, Profiles, Session, log, log_measurement
 from tierfs_bench.read_variants import Family, VariantConfig, build_families, tierfs_available
 from tierfs_bench.read_workloads import Workload, verify, workloads
+from tierfs_bench.remote_model import ModelParameters, through_model
 from tierfs_bench.report import Measurement, Report
 
 BASELINES = ["s3fs", "local"]
@@ -85,6 +86,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     where.add_argument("--key", help="access key for --endpoint")
     where.add_argument("--secret", help="secret key for --endpoint")
     where.add_argument("--bucket", default="tierfs-bench-read")
+    where.add_argument("--remote-model", action="store_true",
+                       help="reach the store through a proxy modelling a remote one: "
+                            "--model-latency before each request, --model-rate per connection")
+    where.add_argument("--model-latency", type=float, default=30.0, metavar="MS",
+                       help="first-byte latency per request, ms (default 30)")
+    where.add_argument("--model-rate", type=size, default=80 * 10**6, metavar="BYTES",
+                       help="bytes/s per connection (default 80MB)")
     rss = parser.add_argument_group("peak RSS check (separate process; not in the default run)")
     rss.add_argument("--rss", action="store_true",
                      help="also read --rss-bytes through tierfs in a child process and check "
@@ -132,6 +140,10 @@ def run(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         workdir = _workdir(args, stack)
         storage_options = _storage_options(args, workdir, stack)
+        if args.remote_model:
+            model = _model_parameters(args)
+            log(model.describe())
+            storage_options = through_model(storage_options, model, stack)
         failures = 0
         if not args.rss_only:
             failures += _compare(args, spec, storage_options, workdir)
@@ -140,6 +152,10 @@ def run(args: argparse.Namespace) -> int:
 
             failures += run_rss_check(args, storage_options, workdir)
     return 1 if failures else 0
+
+
+def _model_parameters(args: argparse.Namespace) -> ModelParameters:
+    return ModelParameters(latency=args.model_latency / 1e3, rate=args.model_rate)
 
 
 def _workdir(args: argparse.Namespace, stack: ExitStack) -> Path:
@@ -329,6 +345,10 @@ def _describe(report: Report, dataset: DataSet, families: list[Family],
         "read first, to open connections. Dirty pages are written back (sync) before each "
         "series.",
     ]
+    if args.remote_model:
+        report.meta["remote_model"] = {"latency_s": args.model_latency / 1e3,
+                                       "bytes_per_s": args.model_rate}
+        notes.append(f"store reached through the {_model_parameters(args).describe()}")
     if not tierfs_available():
         notes.append("tierfs variants skipped: src/tierfs/fs.py is not in this checkout yet.")
     report.notes += notes
