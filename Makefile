@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint clean system-deps
+.PHONY: demo test lint clean system-deps fuzz
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -24,6 +24,16 @@ system-deps:
 
 test: $(STAMP) system-deps
 	$(PY) -m pytest -q
+
+# Coverage-guided fuzzing (atheris) of every parser at a trust boundary, FUZZ_SECONDS each;
+# corpora and crash inputs go to build/fuzz/, seeds come from fuzz/seeds/ where present.
+FUZZ_SECONDS ?= 60
+fuzz: $(STAMP)
+	@for target in fuzz/fuzz_*.py; do name=$$(basename $$target .py); out=$(CURDIR)/build/fuzz; \
+	  mkdir -p $$out/$$name && echo "== $$name ($(FUZZ_SECONDS) s)" && \
+	  $(PY) $$target $$out/$$name $$(ls -d $(CURDIR)/fuzz/seeds/$$name 2>/dev/null) \
+	    -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    -artifact_prefix=$$out/$$name- -print_final_stats=1 || exit 1; done
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src server bench tests
