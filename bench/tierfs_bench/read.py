@@ -30,7 +30,7 @@ from tierfs_bench.read_workloads import Workload, verify, workloads
 from tierfs_bench.remote_model import ModelParameters, through_model
 from tierfs_bench.report import Measurement, Report
 
-BASELINES = ["s3fs", "local"]
+BASELINES = ["s3fs", "obstore", "local"]
 _QUICK = DataSpec(large_files=2, large_size=8 * 2**20, small_files=32, random_reads=64)
 
 

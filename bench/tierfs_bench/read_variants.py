@@ -190,6 +190,8 @@ def tierfs_available() -> bool:
 
 def build_families(dataset: DataSet, config: VariantConfig) -> list[Family]:
     """Every family of the benchmark, in table order: (e) and (a) first, then the caches."""
+    from tierfs_bench.read_obstore import ObstoreReader  # it builds on this module's Reader
+
     options = config.storage_options
 
     def s3(**extra):
@@ -243,6 +245,13 @@ def build_families(dataset: DataSet, config: VariantConfig) -> list[Family]:
             descriptions={"s3fs": "(a) direct s3fs, no cache: defaults for sequential reads "
                                   "(readahead, 50 MiB blocks), cache_type='none' for random "
                                   "reads (one ranged GET each)"},
+        ),
+        Family(
+            "obstore", lambda _dir: ObstoreReader(dataset, options), cached=False,
+            plain="obstore",
+            descriptions={"obstore": "(a) raw obstore (Rust's object_store), no cache: one "
+                                     "streaming GET per sequential file, one ranged GET per "
+                                     "random read, concurrent GETs for cat"},
         ),
     ]
     for protocol, what, s3_extra in (

@@ -11,7 +11,7 @@ from tierfs_bench.read_checks import evaluate_checks
 from tierfs_bench.report import Measurement, Report
 
 VARIANTS = {
-    "local", "s3fs",
+    "local", "s3fs", "obstore",
     "simplecache cold", "simplecache warm", "filecache cold", "filecache warm",
     "blockcache cold", "blockcache warm",
     "tierfs cold", "tierfs warm mem", "tierfs warm ssd",
