@@ -224,7 +224,8 @@ async def serve(config: DaemonConfig, ready: asyncio.Event | None = None) -> Non
     descriptors = None
     if config.fd_socket:
         node = runner.app[NODE]
-        descriptors = DescriptorServer(config.fd_socket, node.local, access_policy(config))
+        descriptors = DescriptorServer(config.fd_socket, node.local, access_policy(config),
+                                       node.node_id)
         node.descriptor_stats = descriptors.stats
         descriptors.serve_in_thread()
     stop = asyncio.Event()

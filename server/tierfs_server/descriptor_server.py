@@ -31,7 +31,7 @@ MAX_CONNECTIONS = 256
 class DescriptorServer(socketserver.ThreadingUnixStreamServer):
     daemon_threads = True
 
-    def __init__(self, path: str, blocks: LocalBlocks, policy: AccessPolicy):
+    def __init__(self, path: str, blocks: LocalBlocks, policy: AccessPolicy, node_id: str):
         if os.path.exists(path) and not os.path.isdir(path):
             os.unlink(path)  # a stale socket of an earlier run
         super().__init__(path, _Connection)
@@ -39,6 +39,7 @@ class DescriptorServer(socketserver.ThreadingUnixStreamServer):
         self.path = path
         self.blocks = blocks
         self.policy = policy
+        self.node_id = node_id  # in the hello's answer: a client checks it is our node
         self._lock = threading.Lock()
         self.figures = {"connections": 0, "refused": 0, "descriptors": 0, "inline_blocks": 0,
                         "absent": 0}
@@ -101,7 +102,7 @@ class _Connection(socketserver.BaseRequestHandler):
             self.request.sendall(wire.encode({"error": "not admitted: wrong or missing token, "
                                                        "or a uid/gid not allowed"}))
             return False
-        self.request.sendall(wire.encode({"ok": True}))
+        self.request.sendall(wire.encode({"ok": True, "node_id": self.server.node_id}))
         return True
 
     def _answer(self, reader: wire.FrameReader) -> bool:

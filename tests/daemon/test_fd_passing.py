@@ -57,8 +57,11 @@ def _keys(seaweed, s3, path: str, blocks: int) -> list[str]:
 def _descriptor_tier(daemon, socket_dir: Path, token: str | None = None) -> DescriptorTier:
     client = DaemonClient(daemon.url, token)
     reporter = HitReporter(client)
-    tiers = client.describe()["tiers"]
-    tier = DescriptorTier.if_admitted(str(socket_dir / "fd.sock"), token, tiers, reporter)
+    description = client.describe()
+    path = str(socket_dir / "fd.sock")
+    assert DescriptorTier.if_admitted(path, "another node", token, [], reporter) is None
+    tier = DescriptorTier.if_admitted(path, description["node_id"], token,
+                                      description["tiers"], reporter)
     assert tier is not None
     return tier
 

@@ -78,8 +78,8 @@ def _views(address: str, description: dict, client: DaemonClient, token: str | N
         if views:
             return views
         if description.get("fd_socket"):
-            view = DescriptorTier.if_admitted(description["fd_socket"], token,
-                                              description["tiers"], reporter)
+            view = DescriptorTier.if_admitted(description["fd_socket"], description["node_id"],
+                                              token, description["tiers"], reporter)
             if view is not None:
                 return [view]
     capacity = sum(int(tier["capacity"]) for tier in description["tiers"])

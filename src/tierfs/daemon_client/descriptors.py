@@ -46,6 +46,7 @@ class DescriptorClient:
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
         self._reader: wire.FrameReader | None = None
+        self.node_id: str | None = None  # of the daemon that answered
         self._pid = os.getpid()
 
     def __repr__(self) -> str:  # never shows the token
@@ -67,7 +68,7 @@ class DescriptorClient:
             sock.close()
             raise PermissionError(f"tierfs descriptor socket {self.path}: "
                                   f"{answer.get('error', 'refused')}")
-        self._sock, self._reader = sock, reader
+        self._sock, self._reader, self.node_id = sock, reader, answer.get("node_id")
 
     def check(self) -> None:
         """Connect now: ``OSError`` (``PermissionError`` if refused) when it cannot."""
@@ -127,14 +128,18 @@ class DescriptorTier(ShortCircuitTier):
         super().__init__(spec, reporter, files)
 
     @classmethod
-    def if_admitted(cls, path: str, token: str | None, tiers: list[dict],
+    def if_admitted(cls, path: str, node_id: str, token: str | None, tiers: list[dict],
                     reporter: HitReporter) -> DescriptorTier | None:
-        """A view through the descriptor socket at ``path``, if it admits this process."""
+        """A view through the descriptor socket at ``path``, if it admits this process
+        and belongs to the daemon ``node_id`` (not another host's daemon at that path)."""
         client = DescriptorClient(path, token)
         try:
             client.check()
         except OSError as error:
             logger.warning("tierfs descriptor socket %s not usable: %s", path, error)
+            return None
+        if client.node_id != node_id:
+            client.close()
             return None
         medium = tiers[0]["medium"] if tiers else "ssd"
         capacity = sum(int(tier["capacity"]) for tier in tiers)
