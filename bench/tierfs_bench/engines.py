@@ -207,15 +207,16 @@ def _describe(args: argparse.Namespace, report: Report, checks: list[Target]) ->
         "",
         "direct: torch opens s3:// with fsspec (s3fs); Spark reads through a Python data source "
         "running tierfs's own Parquet planning and reading over plain s3fs (exact ranged reads, "
-        "no read-ahead). tierfs: every client process has a 256 MiB memory tier over one ssd "
-        "tier they share; daemon: clients go through a daemon process (256 MiB memory + ssd). "
+        "no read-ahead). tierfs: the client processes share one ssd tier (no private memory "
+        "tier); daemon: they go through a daemon process (256 MiB memory + ssd tier). "
         "cold = the first pass over empty tiers, warm = the next pass (new DataLoader workers; "
         "the same Spark session).",
         "fetched MiB: bytes read from the store, the most of any run; summed over the client "
         "processes' tierfs cache_stats (DataLoader workers; Spark's planner and reader "
-        "processes), plus the daemon's under_store_bytes. Clients read cache_stats after each "
-        "shard or partition, which waits until fetched blocks are in the tiers: cold times "
-        "include that. s / direct = median seconds over direct's.",
+        "processes), plus the daemon's under_store_bytes. cache_stats waits until fetched blocks "
+        "are in the tiers, and cold times include it: each DataLoader worker reads it after "
+        "its last shard, Spark's processes after each planning call and partition. "
+        "s / direct = median seconds over direct's.",
     ]
 
 

@@ -14,7 +14,7 @@ from tierfs.embedded import free_ports
 from tierfs_server.launcher import DaemonProcess, render_config
 
 MiB = 2**20
-_MEMORY_TIER = "256MiB"  # per client process (in-process tierfs) and in the daemon
+_DAEMON_MEMORY_TIER = "256MiB"
 
 
 @dataclass(frozen=True)
@@ -55,9 +55,10 @@ class PassResult:
 
 
 def own_tiers(directory: Path, ssd_capacity: int) -> Access:
-    """tierfs in every client process: a private memory tier over one shared ssd tier."""
-    return Access({"tiers": [{"medium": "memory", "capacity": _MEMORY_TIER},
-                             {"medium": "ssd", "path": str(directory), "capacity": ssd_capacity}]})
+    """tierfs in every client process over one ssd tier they share. No private memory tier:
+    DataLoader workers live one epoch, and promoting every hit into one cost a warm epoch
+    time for copies nobody reads again."""
+    return Access({"tiers": [{"medium": "ssd", "path": str(directory), "capacity": ssd_capacity}]})
 
 
 def start_daemon(store: Store, directory: Path, ssd_capacity: int) -> DaemonProcess:
@@ -67,7 +68,7 @@ def start_daemon(store: Store, directory: Path, ssd_capacity: int) -> DaemonProc
     config = directory / "daemon.toml"
     config.write_text(render_config({
         "server": {"host": "127.0.0.1", "port": port},
-        "cache": {"tiers": [{"medium": "memory", "capacity": _MEMORY_TIER},
+        "cache": {"tiers": [{"medium": "memory", "capacity": _DAEMON_MEMORY_TIER},
                             {"medium": "ssd", "path": str(directory / "ssd"),
                              "capacity": ssd_capacity}]},
         "mounts": {"bench": {"url": f"s3://{store.bucket}", "options": store.options}},
