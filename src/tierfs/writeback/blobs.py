@@ -50,6 +50,6 @@ class BlobNames:
             for _ in range(BLOB_BATCH)
         ]
         for path in batch:
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         fsync_directory(self._directory)
         self._ready.extend(reversed(batch))

@@ -141,7 +141,7 @@ class Journal:
                 "%s: dropping a torn tail of %d bytes (an append interrupted by a crash; "
                 "its write was never acknowledged)", self.path, len(data) - valid_length,
             )
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         if valid_length < len(data):
             os.ftruncate(self._fd, valid_length)
             os.fsync(self._fd)
@@ -178,7 +178,7 @@ class Journal:
         """
         data = b"".join(encode_record(record) for record in records)
         aside = self.path.with_name(JOURNAL_NAME + ".rewrite")
-        fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             os.write(fd, data)
             os.fsync(fd)

@@ -26,7 +26,7 @@ class BufferLock:
 
     def acquire(self) -> bool:
         """Take the lock; return True if the previous holder died without releasing it."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
