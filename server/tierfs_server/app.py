@@ -66,6 +66,8 @@ async def _errors_as_statuses(request: web.Request, handler):
         raise
     except (ValueError, LookupError) as error:
         raise web.HTTPBadRequest(text=str(error)) from None
+    except RecursionError:  # a JSON body nested deeper than the parser recurses
+        raise web.HTTPBadRequest(text="body: nested too deeply") from None
     except FileNotFoundError as error:
         raise web.HTTPNotFound(text=f"not found: {error.filename or error}") from None
     except ObjectChangedError as error:

@@ -35,6 +35,7 @@ from tierfs.cache.block_key import block_key
 from tierfs.cache.fetcher import Fetcher
 from tierfs.daemon_client.protocol import NODE_ID_FILE, BlockAddress
 from tierfs.metadata import MetadataCache
+from tierfs.private_paths import private_file
 from tierfs.writeback import WriteBackBuffer
 from tierfs_server.config import DaemonConfig, Mount
 from tierfs_server.fetchers import PeerFetcher, TimedFetcher
@@ -131,7 +132,7 @@ class CacheNode:
                     if (d / NODE_ID_FILE).exists()]
         node_id = existing[0] if existing else uuid.uuid4().hex
         for directory in directories:
-            (directory / NODE_ID_FILE).write_text(node_id)
+            private_file(directory / NODE_ID_FILE).write_text(node_id)
         return node_id
 
     def read_block(self, address: BlockAddress) -> tuple[bytes, str]:

@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
+from tierfs.private_paths import private_directory
 from tierfs.shuffle import CommitRecord, ShuffleOptions
 from tierfs.shuffle.errors import ShuffleError
 from tierfs.shuffle.file_service import FileShuffle, FileShuffleService
@@ -41,7 +42,7 @@ class ShuffleStore:
     def __init__(self, settings: ShuffleSettings):
         self.settings = settings
         self.files = FileShuffleService(LocalStorage(settings.directory), ShuffleOptions())
-        os.makedirs(self.files.storage.root, exist_ok=True)
+        private_directory(self.files.storage.root)
         self._lock = threading.Lock()
         self._partition_locks: dict[str, threading.Lock] = {}
         self._checked: set[str] = set()

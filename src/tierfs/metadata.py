@@ -22,6 +22,8 @@ from collections.abc import Callable
 
 import diskcache
 
+from tierfs.private_paths import private_directory, private_file
+
 _SHARED_SIZE_LIMIT = 64 * 2**20
 
 
@@ -34,6 +36,7 @@ class MetadataCache:
         self._generation = 0  # bumped by every invalidation
         self._shared = None
         if directory is not None and ttl != 0:
+            private_file(private_directory(directory) / "cache.db")  # diskcache's index
             self._shared = diskcache.Cache(directory, size_limit=_SHARED_SIZE_LIMIT,
                                            eviction_policy="least-recently-stored")
 

@@ -187,10 +187,6 @@ def _assert_private(roots) -> None:
     assert not loose, f"readable by others: {loose}"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "open (issue 16 item 5): tier and shuffle directories are created 0755 and the tier "
-    "index, metadata cache and shuffle files 0644 under umask 022; write-back journal, "
-    "lock and blobs are 0600 since this test"))
 def test_tier_buffer_and_shuffle_files_are_private_to_their_user(seaweed, bucket, s3, tmp_path):
     previous = os.umask(0o022)  # the usual umask: tierfs must not rely on a stricter one
     try:
@@ -216,3 +212,11 @@ def test_tier_buffer_and_shuffle_files_are_private_to_their_user(seaweed, bucket
                          tmp_path / "daemon-shuffle"])
     finally:
         os.umask(previous)
+
+
+def test_a_request_body_nested_too_deeply_is_a_clean_400(guarded_daemon):
+    deep = b"[" * 20_000 + b"]" * 20_000  # within the 64 KiB body limit
+    for route in ("/v1/block", "/v1/shuffle/deep/commit", "/v1/hits"):
+        status, body = _request(guarded_daemon.url + route, "POST", deep, TOKEN)
+        assert status == 400, (route, status, body[:200])
+    assert _request(guarded_daemon.url + "/healthz")[0] == 200

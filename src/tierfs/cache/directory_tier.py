@@ -32,6 +32,7 @@ from tierfs.cache.config import TierSpec
 from tierfs.cache.direct_write import DirectWriter
 from tierfs.cache.eviction import order_by
 from tierfs.cache.tier import PutOutcome, PutResult, Victim
+from tierfs.private_paths import DIRECTORY_MODE, private_directory, private_file
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +58,9 @@ class DirectoryTier:
         self.root = Path(spec.path)
         self._blocks = self.root / "blocks"
         self._staging = self.root / "staging"
-        self._blocks.mkdir(parents=True, exist_ok=True)
-        self._staging.mkdir(parents=True, exist_ok=True)
+        private_directory(self.root)
+        private_directory(self._blocks)
+        private_directory(self._staging)
         self._order = order_by(spec.eviction)
         self._files = BlockFiles(self._blocks, self._drop_corrupt)
         self._writer = DirectWriter()
@@ -77,7 +79,7 @@ class DirectoryTier:
         self._pending_access: dict[str, int] = {}
         self._last_flush = time.monotonic()
         self._conn = sqlite3.connect(
-            self.root / "index.sqlite3", timeout=60, isolation_level=None,
+            private_file(self.root / "index.sqlite3"), timeout=60, isolation_level=None,
             check_same_thread=False,
         )
         self._conn.execute("PRAGMA journal_mode=WAL")
@@ -286,7 +288,7 @@ def _rename_into_shard(staged: Path, final: Path) -> None:
     try:
         os.rename(staged, final)
     except FileNotFoundError:
-        final.parent.mkdir(exist_ok=True)
+        final.parent.mkdir(mode=DIRECTORY_MODE, exist_ok=True)
         os.rename(staged, final)
 
 

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import fsspec
 
+from tierfs.private_paths import FILE_MODE, private_directory
 from tierfs.shuffle.errors import CorruptShuffleBlockError
 
 _RANGE_PIECE = 8 * 2**20  # a longer range is fetched in pieces of this size
@@ -33,13 +34,14 @@ class LocalStorage:
         return os.path.join(self.root, *parts)
 
     def open_output(self, path: str):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        return open(path, "wb", buffering=2**20)  # headers and small blocks, coalesced
+        private_directory(os.path.dirname(path))
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        return open(fd, "wb", buffering=2**20)  # headers and small blocks, coalesced
 
     def create_exclusive(self, path: str, data: bytes) -> bool:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        private_directory(os.path.dirname(path))
         staged = f"{path}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
-        with open(staged, "wb") as file:
+        with open(os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE), "wb") as file:
             file.write(data)
         try:
             os.link(staged, path)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from fsspec import AbstractFileSystem
 
+from tierfs.private_paths import private_directory
 from tierfs.writeback.blobs import BlobNames
 from tierfs.writeback.capacity import Capacity, Room
 from tierfs.writeback.fork_view import ParentJournalView
@@ -74,7 +75,7 @@ class WriteBackBuffer:
         self.directory = _prepare_directory(buffer_dir)
         self.target_fs = target_fs
         self._blob_dir = self.directory / BLOBS
-        self._blob_dir.mkdir(exist_ok=True)
+        private_directory(self._blob_dir)
         self._lock = BufferLock(self.directory)
         previous_holder_died = self._lock.acquire()
         self._closed = False
@@ -376,7 +377,7 @@ def _prepare_directory(buffer_dir: str | os.PathLike) -> Path:
     if directory.exists() and not directory.is_dir():
         raise ValueError(f"buffer_dir: {directory} exists and is not a directory")
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        private_directory(directory)
     except OSError as error:
         raise ValueError(f"buffer_dir: cannot create {directory}: {error}") from None
     return directory
