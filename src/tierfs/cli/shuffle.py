@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from tierfs.cli.json_option import json_object
 from tierfs.shuffle import ShuffleNotFoundError, open_service
 
 
@@ -40,18 +41,7 @@ def _service_arguments(parser: argparse.ArgumentParser) -> None:
 
 def service_options(args: argparse.Namespace) -> dict:
     """The options of ``--options`` with every ``-o key=value`` merged in."""
-    options = {}
-    if args.options:
-        text = args.options
-        if text.startswith("@"):
-            with open(text[1:]) as file:
-                text = file.read()
-        try:
-            options = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"--options: not JSON ({error.msg})") from None
-        if not isinstance(options, dict):
-            raise ValueError("--options: expected a JSON object")
+    options = json_object(args.options, "--options") if args.options else {}
     for item in args.option:
         key, sep, value = item.partition("=")
         if not sep or not key:

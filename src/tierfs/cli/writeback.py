@@ -14,6 +14,7 @@ from collections import Counter
 
 import fsspec
 
+from tierfs.cli.json_option import json_object
 from tierfs.writeback import WriteBackBuffer
 from tierfs.writeback.buffer import BLOBS
 from tierfs.writeback.journal import read_journal, still_pending
@@ -84,14 +85,10 @@ def run_status(args: argparse.Namespace) -> int:
 
 def run_flush(args: argparse.Namespace) -> int:
     if args.target:
-        text = args.target_options
-        if text.startswith("@"):
-            with open(text[1:]) as file:
-                text = file.read()
         try:
-            options = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise SystemExit(f"--target-options: not JSON ({error.msg})") from None
+            options = json_object(args.target_options, "--target-options")
+        except ValueError as error:
+            raise SystemExit(str(error)) from None
         target = fsspec.core.url_to_fs(args.target, **options)[0]
     else:
         target = load_target(args.dir)
