@@ -76,13 +76,6 @@ class PartitionReader:
         self.shuffle_id, self.partition, self.records = shuffle_id, partition, records
         self._blocks = blocks
 
-    @property
-    def map_ids(self) -> list[int]:
-        return [record.map_id for record in self.records]
-
-    def iter_blocks(self) -> Iterator[Block]:
-        return self._blocks()
-
     def iter_bytes(self) -> Iterator[bytes | memoryview]:
         """Each map's bytes in write order, chunked; maps in map order from file backends,
         in the order their blocks arrived from the daemon."""

@@ -33,10 +33,6 @@ class CommitRecord:
     def byte_range(self, partition: int) -> tuple[int, int]:
         return self.offsets[partition], self.offsets[partition + 1]
 
-    @property
-    def size(self) -> int:
-        return self.offsets[-1] if self.offsets else 0
-
     def to_json(self) -> bytes:
         fields = {"shuffle_id": self.shuffle_id, "map_id": self.map_id,
                   "attempt": self.attempt, "blocks": list(self.blocks)}
