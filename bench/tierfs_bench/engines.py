@@ -90,12 +90,7 @@ def run(args: argparse.Namespace, spark=None) -> int:
     _describe(args, report, checks)
     print()
     print(report.table([], columns=_columns(report)))
-    if args.json:
-        report.to_json(args.json, [])
-        print(f"\nJSON written to {args.json}")
-    if args.plot:
-        for path in report.plot(args.plot):
-            print(f"plot written to {path}")
+    report.save(args.json, args.plot, [])
     wrong = any(not m.extra["verified"] for m in report.measurements)
     failed = any(check.passed is False for check in checks)
     return 1 if wrong or (args.strict and failed) else 0

@@ -219,12 +219,7 @@ def _compare(args: argparse.Namespace, spec: DataSpec, storage_options: dict,
     report.notes += ["  " + check.line() for check in required]
     print()
     print(report.table(BASELINES, group_by_workload=True))
-    if args.json:
-        report.to_json(args.json, BASELINES)
-        print(f"\nJSON written to {args.json}")
-    if args.plot:
-        for path in report.plot(args.plot):
-            print(f"plot written to {path}")
+    report.save(args.json, args.plot, BASELINES)
     failed_checks = sum(1 for check in checks if check.required and check.passed is False)
     return failures + (failed_checks if args.strict else 0)
 

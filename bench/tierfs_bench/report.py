@@ -114,6 +114,15 @@ class Report:
         }
         Path(path).write_text(json.dumps(payload, indent=2))
 
+    def save(self, json_path: str | None, plot_dir: str | None, baselines: list[str]) -> None:
+        """Write the JSON and the plots a scenario was asked for, saying where they went."""
+        if json_path:
+            self.to_json(json_path, baselines)
+            print(f"\nJSON written to {json_path}")
+        if plot_dir:
+            for path in self.plot(plot_dir):
+                print(f"plot written to {path}")
+
     def plot(self, directory: str | Path) -> list[Path]:
         """One bar chart of MB/s per workload; returns the PNG paths written."""
         import matplotlib

@@ -88,12 +88,7 @@ def run(args: argparse.Namespace) -> int:
     report.notes += ["  " + target.line() for target in targets]
     print()
     print(report.table(BASELINES, columns=_COLUMNS))
-    if args.json:
-        report.to_json(args.json, BASELINES)
-        print(f"\nJSON written to {args.json}")
-    if args.plot:
-        for path in report.plot(args.plot):
-            print(f"plot written to {path}")
+    report.save(args.json, args.plot, BASELINES)
     failed_targets = sum(1 for target in targets if target.passed is False)
     return 1 if failures or (args.strict and failed_targets) else 0
 
