@@ -16,10 +16,9 @@ from collections.abc import Iterator
 from tierfs.daemon_client import DaemonClient
 from tierfs.daemon_client import protocol as wire
 from tierfs.ec.placement import rank_targets
-from tierfs.shuffle.compression import Compressor
 from tierfs.shuffle.errors import ShuffleNotFoundError
-from tierfs.shuffle.frames import Block, BlockId, FrameSplitter
-from tierfs.shuffle.payloads import PartitionBuffer
+from tierfs.shuffle.frames import Block, FrameSplitter
+from tierfs.shuffle.payloads import MapBuffers
 from tierfs.shuffle.reader import BlockChecker
 from tierfs.shuffle.records import CommitRecord
 from tierfs.shuffle.service import (
@@ -161,44 +160,27 @@ class DaemonMapWriter(MapWriter):
 
     def __init__(self, shuffle: DaemonShuffle, map_id: int, attempt: int):
         super().__init__(shuffle, map_id, attempt)
-        self._buffers: dict[int, PartitionBuffer] = {}
-        self._held = 0
         options = shuffle.service.options
+        self._held = MapBuffers(map_id, attempt, options.codec, options.block_size)
         self._push_at = min(options.buffer_size, _PUSH_BYTES)
-        self._compressor = Compressor(options.codec)
 
     def _write(self, partition: int, data) -> None:
-        buffer = self._buffers.get(partition)
-        if buffer is None:
-            options = self.shuffle.service.options
-            buffer = self._buffers[partition] = PartitionBuffer(
-                BlockId(self.map_id, self.attempt, partition), self._compressor,
-                options.block_size)
-        before = buffer.pending_bytes + buffer.encoded_bytes
-        buffer.add(data)
-        self._held += buffer.pending_bytes + buffer.encoded_bytes - before
-        if self._held >= self._push_at:
+        if self._held.add(partition, data) >= self._push_at:
             self._push_all()
 
     def _push_all(self) -> None:
         """Every held block to the daemon owning its partition, in order."""
         by_owner: dict[str | None, list] = {}
-        for partition in sorted(self._buffers):
-            buffer = self._buffers[partition]
-            buffer.cut()
-            parts = buffer.take_encoded()
-            if parts:
-                by_owner.setdefault(self.shuffle.partition_owner(partition), []).extend(parts)
+        for partition, parts in self._held.take_all():
+            by_owner.setdefault(self.shuffle.partition_owner(partition), []).extend(parts)
         route = self.shuffle.route(wire.SHUFFLE_PUSH)
         for owner, parts in by_owner.items():
             self.shuffle.service.client(owner).call("POST", route, data=b"".join(parts))
-        self._held = 0
 
     def _commit(self) -> CommitRecord:
         self._push_all()
-        blocks = tuple(self._buffers[p].sequence if p in self._buffers else 0
-                       for p in range(self.shuffle.num_partitions))
-        record = CommitRecord(self.shuffle.shuffle_id, self.map_id, self.attempt, blocks)
+        record = CommitRecord(self.shuffle.shuffle_id, self.map_id, self.attempt,
+                              self._held.blocks(self.shuffle.num_partitions))
         answer = self.shuffle.coordinator().call("POST", self.shuffle.route(wire.SHUFFLE_COMMIT),
                                                  data=record.to_json())
         return CommitRecord.from_json(json.dumps(answer["record"]), "the daemon's commit answer",
@@ -206,5 +188,4 @@ class DaemonMapWriter(MapWriter):
 
     def _abort(self) -> None:
         """Blocks already pushed stay in the partition files; readers skip this attempt's."""
-        self._buffers.clear()
-        self._held = 0
+        self._held.clear()

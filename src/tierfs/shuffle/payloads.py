@@ -87,6 +87,54 @@ class PartitionBuffer:
         return parts
 
 
+class MapBuffers:
+    """Every partition one map attempt holds in memory, and how many bytes that is.
+
+    Both the sort-based writer (which spills them) and the daemon's (which pushes them)
+    hold their writes here."""
+
+    def __init__(self, map_id: int, attempt: int, codec: int, block_size: int):
+        self.map_id, self.attempt, self.block_size = map_id, attempt, block_size
+        self.compressor = Compressor(codec)
+        self._buffers: dict[int, PartitionBuffer] = {}
+        self.held = 0  # pending and encoded bytes of every partition
+
+    def add(self, partition: int, data) -> int:
+        """Hold ``data`` for ``partition``; the bytes held in all afterwards."""
+        buffer = self._buffers.get(partition)
+        if buffer is None:
+            buffer = self._buffers[partition] = PartitionBuffer(
+                BlockId(self.map_id, self.attempt, partition), self.compressor, self.block_size)
+        before = buffer.pending_bytes + buffer.encoded_bytes
+        buffer.add(data)
+        self.held += buffer.pending_bytes + buffer.encoded_bytes - before
+        return self.held
+
+    def take(self, partition: int) -> list:
+        """Everything ``partition`` holds, as encoded blocks, handed over."""
+        buffer = self._buffers.get(partition)
+        if buffer is None:
+            return []
+        self.held -= buffer.pending_bytes + buffer.encoded_bytes  # it holds nothing after
+        buffer.cut()
+        return buffer.take_encoded()
+
+    def take_all(self) -> Iterator[tuple[int, list]]:
+        """Every partition's encoded blocks, in partition order, handed over."""
+        for partition in sorted(self._buffers):
+            if parts := self.take(partition):
+                yield partition, parts
+
+    def blocks(self, num_partitions: int) -> tuple[int, ...]:
+        """Blocks cut so far for each partition."""
+        return tuple(self._buffers[p].sequence if p in self._buffers else 0
+                     for p in range(num_partitions))
+
+    def clear(self) -> None:
+        self._buffers.clear()
+        self.held = 0
+
+
 def block_bytes(block: Block) -> bytes | memoryview:
     if block.kind != KIND_BYTES:
         raise TypeError(f"{block.id.describe()} holds Arrow data: use iter_batches() "
