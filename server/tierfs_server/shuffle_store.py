@@ -90,12 +90,11 @@ class ShuffleStore:
             return []
         expired = []
         now = time.time()
-        for summary in self.files.list():
-            last = self._touched.get(summary.shuffle_id) or os.path.getmtime(
-                self.get(summary.shuffle_id).path())
+        for shuffle in list(self.files.shuffles()):
+            last = self._touched.get(shuffle.shuffle_id) or os.path.getmtime(shuffle.path())
             if now - last > retention:
-                self.delete(summary.shuffle_id)
-                expired.append(summary.shuffle_id)
+                self.delete(shuffle.shuffle_id)
+                expired.append(shuffle.shuffle_id)
         if expired:
             logger.warning("shuffle retention: deleted %d idle shuffle(s)", len(expired))
         return expired

@@ -62,17 +62,19 @@ class FileShuffleService(ShuffleService):
                 from None
         return FileShuffle(self, shuffle_id, check_partition_count(meta.get("num_partitions")))
 
-    def list(self) -> list[ShuffleSummary]:
-        summaries = []
+    def shuffles(self) -> Iterator[FileShuffle]:
+        """Every shuffle under the root (other entries are skipped)."""
         for name in self.storage.listdir(self.storage.root):
             try:
-                shuffle = self.get(name)
+                yield self.get(name)
             except (ValueError, FileNotFoundError, CorruptShuffleBlockError):
                 continue  # not a shuffle
-            summaries.append(ShuffleSummary(
-                name, shuffle.num_partitions, len(shuffle.committed()),
-                self.storage.disk_usage(self.storage.join(name))))
-        return summaries
+
+    def list(self) -> list[ShuffleSummary]:
+        return [ShuffleSummary(shuffle.shuffle_id, shuffle.num_partitions,
+                               len(shuffle.commit_names()),
+                               self.storage.disk_usage(shuffle.path()))
+                for shuffle in self.shuffles()]
 
 
 class FileShuffle(Shuffle):
@@ -88,8 +90,12 @@ class FileShuffle(Shuffle):
     def map_writer(self, map_id: int, attempt: int = 0) -> FileMapWriter:
         return FileMapWriter(self, map_id, attempt)
 
+    def commit_names(self) -> list[str]:
+        """The names of the commit records, one per committed map (read none of them)."""
+        return [n for n in self.storage.listdir(self.path("commits")) if n.endswith(".json")]
+
     def committed(self) -> list[CommitRecord]:
-        names = [n for n in self.storage.listdir(self.path("commits")) if n.endswith(".json")]
+        names = self.commit_names()
         paths = [self.path("commits", name) for name in names]
         return [CommitRecord.from_json(data, f"{self.shuffle_id}/commits/{name}",
                                        self.num_partitions)
