@@ -319,6 +319,7 @@ class WriteBackBuffer:
         starts = upload_starts(records) if previous_holder_died else {}
         settle = self.settings.recovery_settle
         now_wall, now = time.time(), time.monotonic()
+        waiting = 0
         for record in still_pending(records):
             op = Op.from_record(record, str(self._blob_dir))
             if op.file is not None and not _blob_intact(op.file):
@@ -332,8 +333,8 @@ class WriteBackBuffer:
             if started is not None and started + settle > now_wall:
                 op.started_at = started
                 op.not_before = now + min(settle, started + settle - now_wall)
+                waiting += 1
             self._pending.add(op)
-        waiting = sum(op.not_before > now for op in self._pending.ops())
         if waiting:
             logger.info("%s: the previous process died uploading %d operation(s); their paths "
                         "wait up to %.1fs, the rest upload now", self.directory, waiting, settle)

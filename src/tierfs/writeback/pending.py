@@ -63,9 +63,6 @@ class PendingOps:
     def __len__(self) -> int:
         return len(self._ops)
 
-    def ops(self) -> list[Op]:
-        return list(self._ops.values())
-
     def journal_records(self) -> list[dict]:
         """What a rewritten journal must hold: the ops not yet known to be applied, and
         when their uploads started."""
