@@ -13,6 +13,7 @@ database lock (via BEGIN IMMEDIATE). Nothing else is acquired while they are hel
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
@@ -32,7 +33,7 @@ from tierfs.cache.config import TierSpec
 from tierfs.cache.direct_write import DirectWriter
 from tierfs.cache.eviction import order_by
 from tierfs.cache.tier import PutOutcome, PutResult, Victim
-from tierfs.private_paths import DIRECTORY_MODE, private_directory, private_file
+from tierfs.private_paths import DIRECTORY_MODE, FILE_MODE, private_directory
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ CREATE TABLE IF NOT EXISTS usage (id INTEGER PRIMARY KEY CHECK (id = 0), used IN
 INSERT OR IGNORE INTO usage (id, used) VALUES (0, 0);
 """
 
+
+_INDEX = "index.sqlite3"
 
 class DirectoryTier:
     accepts_blocks = True
@@ -79,12 +82,15 @@ class DirectoryTier:
         self._pending_access: dict[str, int] = {}
         self._last_flush = time.monotonic()
         self._conn = sqlite3.connect(
-            private_file(self.root / "index.sqlite3"), timeout=60, isolation_level=None,
+            self.root / _INDEX, timeout=60, isolation_level=None,
             check_same_thread=False,
         )
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(_SCHEMA)
+        for suffix in ("", "-wal", "-shm"):  # made by SQLite as it likes: made private after
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(self.root / (_INDEX + suffix), FILE_MODE)
 
     def _check_process(self) -> None:
         if self._pid != os.getpid():
