@@ -1,10 +1,9 @@
 """The three-replica baseline: the HDFS write model over the same nodes as the EC store.
 
-A file is cut into blocks; each block goes to 3 nodes at once. To make the baseline as
-strong as it can be, blocks are placed round-robin from a per-file starting node (so
-every node receives the same share) and each node has its own upload stream, as each
-ecfs fragment has. Reads take each block from its first reachable replica; nodes that
-failed are asked last, as HDFS's reader keeps a dead-node list.
+A file is cut into blocks; each block goes to 3 nodes at once, placed so every node holds
+the same number of blocks (at most one apart), each node with its own upload stream as
+each ecfs fragment has. Reads take each block from its first reachable replica; failed
+nodes are asked last, as HDFS's reader keeps a dead-node list.
 """
 
 from __future__ import annotations
@@ -16,6 +15,13 @@ from tierfs.ec.placement import rank_targets
 
 BLOCK_SIZE = 4 * 2**20
 REPLICAS = 3
+
+
+def replica_nodes(roots: list[str], path: str, block: int) -> list[str]:
+    """The nodes of ``block``: replica slots numbered 3 per block, dealt round the ring from a
+    per-file first node, so n blocks put 3n/len(roots) blocks on every node (at most one apart)."""
+    first = roots.index(rank_targets(roots, path)[0])
+    return [roots[(first + REPLICAS * block + i) % len(roots)] for i in range(REPLICAS)]
 
 
 class ReplicatedStore:
@@ -31,8 +37,16 @@ class ReplicatedStore:
         return range(-(-size // self.block_size))
 
     def _replicas(self, path: str, block: int) -> list[str]:
-        first = self.roots.index(rank_targets(self.roots, path)[0])
-        return [self.roots[(first + block + i) % len(self.roots)] for i in range(REPLICAS)]
+        return replica_nodes(self.roots, path, block)
+
+    def node_bytes(self, path: str, size: int) -> dict[str, int]:
+        """Bytes each node receives for a file of ``size`` bytes (the busiest bounds a write)."""
+        sent = dict.fromkeys(self.roots, 0)
+        for block in self._blocks(size):
+            length = min(self.block_size, size - block * self.block_size)
+            for root in self._replicas(path, block):
+                sent[root] += length
+        return sent
 
     def write(self, path: str, data: bytes) -> None:
         view = memoryview(data)
