@@ -297,7 +297,7 @@ def _describe(report: Report, args: argparse.Namespace, capped_ok: bool) -> None
             busiest_text = "-" if busiest is None else f"{busiest * m.nbytes / 2**20:.1f} MiB"
             notes.append(
                 f"  {m.workload:<32} {m.variant:<13} stored/logical {stored:.3f}  "
-                f"busiest node {busiest_text:<10} "
+                f"busiest node per file {busiest_text:<10} "
                 f"sent/logical {sent_text:<12} client CPU {_median(m.extra['client_cpu_s']):.2f} s"
                 f"  nodes CPU {_median(m.extra['node_cpu_s']):.2f} s")
     checks = _checks(report)

@@ -30,7 +30,7 @@ from tierfs_bench.read_workloads import Workload, verify, workloads
 from tierfs_bench.remote_model import ModelParameters, through_model
 from tierfs_bench.report import Measurement, Report
 
-BASELINES = ["s3fs", "obstore", "local"]
+BASELINES = ["s3fs", "obstore", "local", "local mmap"]
 _QUICK = DataSpec(large_files=2, large_size=8 * 2**20, small_files=32, random_reads=64)
 
 
@@ -228,7 +228,8 @@ def measure_all(args: argparse.Namespace, dataset: DataSet, config: VariantConfi
                 workdir: Path, report: Report) -> int:
     families = build_families(dataset, config)
     if args.variants:
-        wanted = {name.strip() for name in args.variants.split(",")} | {"local", "s3fs"}
+        wanted = {name.strip() for name in args.variants.split(",")} | {
+            "local", "local mmap", "s3fs"}
         unknown = wanted - {f.name for f in families} - {"tierfs", "tierfs-ssd"}
         if unknown:
             raise SystemExit(f"--variants: unknown {sorted(unknown)}; "
@@ -248,9 +249,10 @@ def measure_all(args: argparse.Namespace, dataset: DataSet, config: VariantConfi
                       min_time=args.min_time, profiles=profiles)
     plain = [family for family in families if not family.cached]
     cached = [family for family in families if family.cached]
-    limit = next(family for family in plain if family.name == "local")
-    for workload in chosen:  # the limit's rows first in every workload
-        report.add(Measurement(limit.plain, workload.name, workload.nbytes))
+    limits = [family for family in plain if family.limit]
+    for workload in chosen:  # the limits' rows first in every workload
+        for limit in limits:
+            report.add(Measurement(limit.plain, workload.name, workload.nbytes))
     failed: dict[str, Exception] = {}
 
     def fail(family: Family, error: Exception) -> None:
@@ -258,10 +260,10 @@ def measure_all(args: argparse.Namespace, dataset: DataSet, config: VariantConfi
         failed[family.name] = error
         report.notes.append(f"FAILED {family.name}: {type(error).__name__}: {error}")
 
-    baselines = [family for family in plain if family is not limit]
+    baselines = [family for family in plain if not family.limit]
     for family in baselines:
         session.measure_plain(family, chosen)
-    limit_reader = limit.make(None)
+    limit_readers = [limit.make(None) for limit in limits]
     paired = [family.make(None) for family in baselines]
     for reader in paired:
         reader.prime()
@@ -276,17 +278,21 @@ def measure_all(args: argparse.Namespace, dataset: DataSet, config: VariantConfi
                 warm.append(session.prepare_warm(family, workload, beside))
             except Exception as error:  # noqa: BLE001 - report the variant, measure the rest
                 fail(family, error)
-        local = report.find(limit.plain, workload.name)
-        session.time_once(limit_reader, workload)  # the page cache, for the local limit
-        entries = [(limit_reader, local)] + [(cache.reader, cache.measurement) for cache in warm]
+        local = [report.find(limit.plain, workload.name) for limit in limits]
+        for reader in limit_readers:
+            session.time_once(reader, workload)  # the page cache (and maps), for the limits
+        entries = list(zip(limit_readers, local, strict=True)) + [
+            (cache.reader, cache.measurement) for cache in warm]
         broken = {id(m): error for m, error in session.interleave(entries, workload)}
         for cache in warm:
             if id(cache.measurement) in broken:
                 fail(cache.family, broken[id(cache.measurement)])
             session.finish_warm(cache)
-        log_measurement(local)
-    verify(limit_reader, dataset)
-    for reader in paired:
+        for measurement in local:
+            log_measurement(measurement)
+    for reader in limit_readers:
+        verify(reader, dataset)
+    for reader in limit_readers + paired:
         reader.close()
     for family in cached:
         if family.name not in failed:
@@ -328,8 +334,12 @@ def _describe(report: Report, dataset: DataSet, families: list[Family],
     notes = ["", "variants:"] + [f"  {name:<18} {text}" for name, text in legend.items()]
     notes += ["workloads:"] + [f"  {w.name:<18} {w.description}" for w in chosen]
     notes += [
-        "MB/s = bytes delivered / median wall time of the runs; 'x s3fs', 'x local' = "
-        "throughput ratio to (a) and (e) on the same workload.",
+        "MB/s = bytes delivered / median wall time of the runs; 'x s3fs', 'x obstore', "
+        "'x local', 'x local mmap' = throughput ratio to that variant on the same workload, "
+        "with the store " + ("behind the remote-store model (below)" if args.remote_model
+                             else "on loopback (no remote-store model)") + ".",
+        "'tierfs cold' stops when the last byte is returned; 'tierfs cold, in tiers' when "
+        "cache_stats() returns after it (deferred tier writes drained): the cold cost in full.",
         f"cold = a new instance over an empty cache directory for each of {args.runs} runs; "
         "warm = runs after one untimed pass of the same workload (local gets one too). Warm "
         "variants and local run in rounds, one run each per round, so load from other work "

@@ -8,6 +8,8 @@ variant performs exactly the same calls in the same order.
 from __future__ import annotations
 
 import importlib.util
+import io
+import mmap
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -71,6 +73,79 @@ class LocalReader(Reader):
             with open(path, "rb") as f:
                 total += len(f.read())
         return total
+
+
+class MappedFile(io.RawIOBase):
+    """A read-only view of one mapping: ``readinto`` is one memcpy from the page cache."""
+
+    def __init__(self, mapping: mmap.mmap):
+        super().__init__()
+        self._view = memoryview(mapping)
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._view)}[whence]
+        self._pos = base + offset
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def readinto(self, buffer) -> int:
+        chunk = self._view[self._pos:self._pos + len(buffer)]
+        memoryview(buffer).cast("B")[:len(chunk)] = chunk
+        self._pos += len(chunk)
+        return len(chunk)
+
+    def readall(self) -> bytes:
+        data = bytes(self._view[self._pos:])
+        self._pos = len(self._view)
+        return data
+
+    def close(self) -> None:
+        self._view.release()
+        super().close()
+
+
+class MappedLocalReader(LocalReader):
+    """The other limit: the same local files mapped once and copied from (as warm tierfs
+    copies from its tier files' mappings), so neither limit favours a read path."""
+
+    name = "local mmap"
+
+    def __init__(self, dataset: DataSet):
+        super().__init__(dataset)
+        self._maps: dict[Path, mmap.mmap] = {}
+
+    def _open(self, path: Path) -> MappedFile:
+        if path not in self._maps:
+            with open(path, "rb") as file:
+                self._maps[path] = mmap.mmap(file.fileno(), 0, prot=mmap.PROT_READ)
+        return MappedFile(self._maps[path])
+
+    def open_large(self, index: int, access: str) -> BinaryIO:
+        return self._open(self.dataset.local_large[index])
+
+    def open_small(self, index: int) -> BinaryIO:
+        return self._open(self.dataset.local_small[index])
+
+    def cat_small(self) -> int:
+        total = 0
+        for index in range(len(self.dataset.local_small)):
+            with self.open_small(index) as f:
+                total += len(f.read())
+        return total
+
+    def close(self) -> None:
+        for mapping in self._maps.values():
+            mapping.close()
+        self._maps.clear()
 
 
 class FsspecReader(Reader):
@@ -164,6 +239,7 @@ class Family:
     warm: str | None = None
     reopen: Callable[[Reader, Path], Reader] | None = None
     warm_up: bool = False  # one untimed pass before the runs of an uncached family
+    limit: bool = False  # local files: what no cache can beat, interleaved with warm caches
     descriptions: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -233,8 +309,15 @@ def build_families(dataset: DataSet, config: VariantConfig) -> list[Family]:
     families = [
         Family(
             "local", lambda _dir: LocalReader(dataset), cached=False, plain="local", warm_up=True,
+            limit=True,
             descriptions={"local": "(e) the limit: Python open() of local files with the same "
-                                   "bytes (in the page cache)"},
+                                   "bytes (in the page cache), read(2) into the buffer"},
+        ),
+        Family(
+            "local mmap", lambda _dir: MappedLocalReader(dataset), cached=False,
+            plain="local mmap", warm_up=True, limit=True,
+            descriptions={"local mmap": "(e) the same local files mapped once, readinto "
+                                        "copying from the mapping (as warm tierfs does)"},
         ),
         Family(
             "s3fs",
@@ -286,6 +369,8 @@ def build_families(dataset: DataSet, config: VariantConfig) -> list[Family]:
             descriptions={
                 "tierfs cold": f"(c) tierfs, tiers memory {memory} + ssd {ssd}, "
                                f"{mib:g} MiB blocks; empty tiers",
+                "tierfs cold, in tiers": "(c) the same runs, timed until cache_stats() "
+                                         "returns (deferred tier writes drained)",
                 "tierfs warm mem": "(d) tierfs, same instance after a first pass "
                                    "(blocks in the memory tier)",
             },

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
+
+from fsspec.implementations.local import LocalFileSystem
 
 from tierfs_bench.cli import main
 from tierfs_bench.read import data_spec
 from tierfs_bench.read_checks import evaluate_checks
+from tierfs_bench.read_data import DataSpec, build_dataset
+from tierfs_bench.read_measure import until_in_tiers
+from tierfs_bench.read_variants import MappedLocalReader, Reader
+from tierfs_bench.read_workloads import verify
 from tierfs_bench.report import Measurement, Report
 
 VARIANTS = {
-    "local", "s3fs", "obstore",
+    "local", "local mmap", "s3fs", "obstore",
     "simplecache cold", "simplecache warm", "filecache cold", "filecache warm",
     "blockcache cold", "blockcache warm",
-    "tierfs cold", "tierfs warm mem", "tierfs warm ssd",
+    "tierfs cold", "tierfs cold, in tiers", "tierfs warm mem", "tierfs warm ssd",
 }
 WORKLOADS = {"sequential", "random", "small-files", "small-cat"}
 
@@ -59,9 +66,68 @@ def test_cold_check_allows_ten_percent_more_time_than_direct_s3fs():
     report = Report("read")
     report.add(Measurement("s3fs", "sequential", 100, [1.0]))
     report.add(Measurement("tierfs cold", "sequential", 100, [1.1]))
-    report.add(Measurement("tierfs warm mem", "small-cat", 100, [1.0]))
 
     checks = {(c.variant, c.baseline): c for c in evaluate_checks(report)}
 
     assert checks[("tierfs cold", "s3fs")].passed is True
-    assert ("tierfs warm mem", "s3fs") not in checks  # no s3fs row for small-cat: no check
+
+
+def test_a_check_whose_baseline_is_missing_fails():
+    report = Report("read")
+    report.add(Measurement("tierfs warm mem", "small-cat", 100, [1.0]))  # no s3fs row
+
+    checks = {(c.variant, c.baseline): c for c in evaluate_checks(report)}
+
+    missing = checks[("tierfs warm mem", "s3fs")]
+    assert missing.ratio is None and missing.passed is False
+    assert missing.line().startswith("FAIL") and "missing" in missing.line()
+
+
+def test_a_variant_asked_for_but_not_measured_fails_its_checks():
+    report = Report("read", meta={"variants": {"tierfs cold": "...", "s3fs": "..."}})
+    report.add(Measurement("s3fs", "sequential", 100, [1.0]))
+
+    checks = {(c.variant, c.baseline): c for c in evaluate_checks(report)}
+
+    assert checks[("tierfs cold", "s3fs")].passed is False
+
+
+def test_warm_tierfs_is_checked_against_both_local_limits():
+    report = Report("read")
+    for variant, seconds in (("local", 1.0), ("local mmap", 0.5), ("tierfs warm mem", 0.8)):
+        report.add(Measurement(variant, "sequential", 100, [seconds]))
+
+    checks = {(c.variant, c.baseline): c for c in evaluate_checks(report)}
+
+    assert checks[("tierfs warm mem", "local")].passed is True
+    assert checks[("tierfs warm mem", "local mmap")].passed is False
+
+
+class _SlowDrain(Reader):
+    """A reader whose cache_stats() first finishes 0.2 s of deferred tier writes."""
+
+    def cache_stats(self) -> dict:
+        time.sleep(0.2)
+        return {"hits": 0}
+
+
+def test_the_in_tiers_time_runs_until_cache_stats_returns():
+    returned, in_tiers, stats = until_in_tiers(_SlowDrain(), lambda: 0.1)
+
+    assert returned == 0.1 and in_tiers >= 0.3 and stats == {"hits": 0}
+
+
+def test_a_reader_without_stats_has_no_in_tiers_time():
+    assert until_in_tiers(Reader(), lambda: 0.1) == (0.1, None, None)
+
+
+def test_the_mapped_local_limit_reads_the_same_bytes(tmp_path):
+    spec = DataSpec(large_files=2, large_size=2**20, small_files=3, small_size=4096,
+                    random_reads=8, random_size=4096, read_size=256 * 2**10)
+    dataset = build_dataset(LocalFileSystem(auto_mkdir=True), spec, str(tmp_path / "remote"), "p",
+                            tmp_path / "local")
+    reader = MappedLocalReader(dataset)
+
+    verify(reader, dataset)
+    assert reader.cat_small() == 3 * 4096
+    reader.close()
