@@ -157,7 +157,8 @@ class CacheNode:
         if view is not None:
             return bytes(view), "cache"
         obj = mount.checked_object(address)
-        return bytes(mount.source.read_within_block(obj, address.index, lo, hi)), "fetched"
+        parts = mount.source.read_many([(obj, start + lo, start + hi)])[0]
+        return b"".join(parts), "fetched"
 
     def record_hits(self, hits: dict[str, int]) -> int:
         """Hits clients made on the tier files directly: for eviction order and the counters."""

@@ -105,69 +105,16 @@ class TieredReadFile(io.RawIOBase):
             self._source.prefetch(self.obj, first, last - first)
             self._prefetched_to = last
 
-    def _read_resident(self, start: int, end: int,
-                       dest: memoryview | None) -> memoryview | None:
-        """``[start, end)`` through the resident views of its blocks, into ``dest`` (or a
-        view to copy from); None if a block has no view or one must be replaced. The hot
-        path of warm reads: each call here costs about as much as a syscall."""
-        block_size = self._block_size
-        index = start // block_size
-        resident = self._resident.get(index)
-        if resident is None or end <= start:
-            return None
-        base = index * block_size
-        if end - base > block_size:
-            return self._read_resident_span(start, end, dest)
-        view = resident.read(start - base, end - base, dest)
-        if view is not None:
-            self._hits.hits += 1
-        return view
-
-    def _read_resident_span(self, start: int, end: int,
-                            dest: memoryview | None) -> memoryview | None:
-        """A read across blocks, each part through its block's view: one random 64 KiB
-        read in 64 crosses a 4 MiB block boundary, and the long way cost it 3-5 times
-        as much as two views."""
-        block_size = self._block_size
-        parts = []
-        at = start
-        while at < end:
-            index = at // block_size
-            base = index * block_size
-            stop = min(end, base + block_size)
-            resident = self._resident.get(index)
-            part = None if resident is None else resident.read(
-                at - base, stop - base, None if dest is None else dest[at - start:stop - start])
-            if part is None:
-                return None
-            parts.append(part)
-            at = stop
-        self._hits.hits += len(parts)
-        return dest if dest is not None else memoryview(b"".join(parts))
-
-    def _remember(self, start: int, end: int) -> None:
-        """A read of ``[start, end)`` went the long way: keep (or replace) the views of
-        its blocks."""
-        block_size = self._block_size
-        for index in range(start // block_size, (end - 1) // block_size + 1):
-            self._source.remember_resident(self._resident, self.obj, index)
-
     def read(self, size: int = -1) -> bytes:
         start, end = self._claim(self.size - self._loc if size is None or size < 0 else size)
-        view = self._read_resident(start, end, None)
+        view = self._resident.read(start, end, None, self._hits)
         if view is not None:
             return _as_bytes(view)
         if end == start:
             return b""
-        block_size = self._block_size
-        index = start // block_size
-        if (end - 1) // block_size != index:
-            data = b"".join(self._source.read(self.obj, start, end))
-        else:
-            base = index * block_size  # the common case: one block, often a hit
-            data = _as_bytes(self._source.read_within_block(self.obj, index, start - base,
-                                                            end - base))
-        self._remember(start, end)
+        parts = self._source.read_many([(self.obj, start, end)])[0]
+        data = _as_bytes(parts[0]) if len(parts) == 1 else b"".join(parts)
+        self._resident.refresh(start, end)
         return data
 
     def readall(self) -> bytes:
@@ -178,11 +125,11 @@ class TieredReadFile(io.RawIOBase):
         start, end = self._claim(len(target))
         if end - start < len(target):
             target = target[:end - start]
-        if self._read_resident(start, end, target) is not None:
+        if self._resident.read(start, end, target, self._hits) is not None:
             return end - start
         if end > start:
-            self._source.read_into(self.obj, start, end, target)
-            self._remember(start, end)
+            self._source.read_many([(self.obj, start, end)], [target])
+            self._resident.refresh(start, end)
         return end - start
 
     def info(self) -> dict:

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from tierfs.cache import block_files, block_format
+from tierfs.cache import block_files, block_format, block_handle
 from tierfs.cache.block_files import MAPPED_READ_LIMIT, BlockFiles
 from tierfs.cache.block_format import chunk_size_for, encode_header
 from tierfs.cache.change_watch import EVERYTHING, ChangeWatch
@@ -125,7 +125,7 @@ def test_a_resident_view_maps_its_file_and_large_reads_copy_from_the_mapping(
     files, _path, data, corrupt = large
     assert bytes(files.read(KEY, 0, None)) == data  # every chunk checked, not mapped
     assert _mapped_keys(files) == set()
-    view = files.resident(KEY, lambda hits: None)  # the fastest tier's view: maps the file
+    view = files.view(KEY, lambda hits: None)  # the fastest tier's view: maps the file
     assert _mapped_keys(files) == {KEY}
     monkeypatch.setattr(os, "preadv", None)  # large reads of a mapped file copy from it
     dest = memoryview(bytearray(len(data) - 3))
@@ -180,7 +180,8 @@ def test_mapped_reads_ask_the_change_watch_not_fstat(large, monkeypatch):
     def no_state(fd):
         raise AssertionError("a mapped read of a checked range called fstat")
 
-    monkeypatch.setattr(block_files, "_state_of", no_state)
+    monkeypatch.setattr(block_files, "state_of", no_state)
+    monkeypatch.setattr(block_handle, "state_of", no_state)
     assert _read_into(files, 10, 4000) == data[10:4000]
 
 

@@ -181,8 +181,7 @@ def test_warm_small_reads_copy_from_a_resident_view_and_count_as_hits(
             file.seek(BLOCK + 7)
             assert file.readinto(dest) == len(dest)
             fs.cache_stats()  # the block is stored
-    monkeypatch.setattr(fs.cache, "read_block_into", None)  # the tiers must not be asked
-    monkeypatch.setattr(fs.cache, "read_block", None)
+    monkeypatch.setattr(fs.cache, "read_block", None)  # the tiers must not be asked
     before = fs.cache_stats()["hits"]
     with fs.open(f"{bucket}/f") as file:  # a file opened again finds the view too
         file.seek(BLOCK + 7)
@@ -204,8 +203,7 @@ def test_warm_reads_across_blocks_copy_from_the_view_of_each_block(
             assert file.read(end - start) == data[start:end]
             fs.cache_stats()  # the blocks are stored
         assert {0, 1, 2} <= set(file._resident)
-    monkeypatch.setattr(fs.cache, "read_block_into", None)  # the tiers must not be asked
-    monkeypatch.setattr(fs.cache, "read_block", None)
+    monkeypatch.setattr(fs.cache, "read_block", None)  # the tiers must not be asked
     before = fs.cache_stats()["hits"]
     with fs.open(f"{bucket}/f") as file:
         dest = bytearray(end - start)

@@ -1,46 +1,11 @@
-"""Reading the block files of one tier directory: verified ranges, reused open handles.
+"""Reading the block files of one tier directory: verified ranges through reused open handles.
 
-Used by the ``DirectoryTier`` that owns a directory and by clients of the daemon that
-read its directories directly (short-circuit reads). The bytes behind a key never change
-(keys carry the object version), so an open handle is as good as a fresh open; a handle
-whose file was unlinked is retired when next touched, and handles are reference-counted
-so none is closed while another thread is still reading through it (except by the hot
-path of checked ranges, which takes no lock and checks the file's state instead).
-
-Verification is remembered per *state* of a file: its inode, size, mtime and ctime. A
-chunk's checksum is checked the first time this process reads it from that state; later
-reads of checked chunks copy exactly the range asked for, straight into the caller's
-buffer. Any write to the file, a truncation or a replacement changes its state and so
-forgets what was checked. (Hashing whole chunks on every read made a warm 64 KiB read
-five times slower than a local ``pread``.) What this cannot see is a disk returning other
-bytes for a page the kernel drops and reads again with no write in between; JuiceFS's
-default ``verify-cache-checksum=full`` does not check partial reads at all.
-
-Small reads (up to ``MAPPED_READ_LIMIT``) of checked chunks are a ``memcpy`` from a
-read-only mapping of the file, large ones a ``preadv`` followed by an ``fstat`` that
-compares the state (unless the file is mapped already, see below). Block files written
-while fetching is busy skip the page cache (``direct_write``), so their page cache is
-filled later by the readers: random reads leave it in 4 KiB folios, where a 64 KiB
-``pread`` cost 8.5 us against 5.1 us for a file written through the page cache; the copy
-from a mapping cost 4.9 us and 4.6 us (``fstat`` included). A mapped file is watched
-(``change_watch``): a mapped read asks the watch whether anything changed instead of
-calling ``fstat``, 0.4 us against 1.4 us.
-
-Large reads of a mapped file are copies from the mapping too. The C library's copy of
-4 MiB took 120-135 us wherever the destination lay; the kernel's copy in ``preadv`` took
-150-200 us, and 1.5 ms into a buffer 16 bytes past a page boundary (where a fresh 4 MiB
-``bytearray`` lands), whose loads and stores alias in the CPU. But mapped pages count
-towards the reader's resident set, which a 4 GiB stream must not grow, so a large read
-does not map a file: the fastest tier's resident views do (``resident``), since there the
-page cache plays the memory tier, and the mappings are few (``_MAPPED_BLOCKS``). A tier
-behind a memory tier maps only for small reads. Nothing tierfs does truncates a block file
-in place (files are replaced by renames), and a truncation is seen before the mapping is
-touched, so it only reaches a mapping (as SIGBUS) if something else truncates the file
-in the microseconds of the copy.
-
-``_Handle.read_checked`` is that hot path; the fastest tier's resident views
-(``tierfs.cache.resident``) call it through the handle they were made with, so a view
-holds no mapping the table of handles let go of, and a view of a closed handle fails.
+Used by the tiers of block files (the directory a process owns, and the daemon's seen by
+its clients). Keys carry the object version, so an open handle is as good as a fresh
+open; handles are reference-counted and retired when their file goes. Small reads copy
+from a read-only mapping watched for changes (``change_watch``), large ones are a
+``preadv`` and an ``fstat`` (``BlockHandle``); the figures behind these choices are in
+docs/performance.md.
 
 Lock order: ``self._lock`` guards the handle table, the reference counts and the tables
 of known states and of mappings; under it only the watch's own table lock is taken.
@@ -56,18 +21,17 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from time import monotonic
 
 from tierfs.cache.block_format import BlockHeader, CorruptBlock
+from tierfs.cache.block_handle import HEADER_READ, NOT_MAPPED, BlockHandle, KnownState, state_of
 from tierfs.cache.block_key import is_block_key
 from tierfs.cache.change_watch import EVERYTHING, ChangeWatch, open_change_watch
+from tierfs.cache.resident import FileBlockView
 
-HEADER_READ = 4096  # block_format keeps every header within one page
 _KNOWN_STATES = 4096  # parsed headers and checked chunks kept, open handle or not
-MAPPED_READ_LIMIT = 256 * 1024  # larger reads are a preadv (see the module docstring)
+MAPPED_READ_LIMIT = 256 * 1024  # larger reads are a preadv (see docs/performance.md)
 _MAPPED_BLOCKS = 64  # mappings kept per directory: 256 MiB of 4 MiB blocks at most
-_REPORT_SECONDS = 1.0  # how often a resident view reports its hits at most
-_NOT_MAPPED = memoryview(b"")  # a handle that reads by preadv: small block, or no room
+_REPORT_SECONDS = 1.0  # how often a block file's view reports its hits at most
 
 
 def default_handle_budget() -> int:
@@ -75,110 +39,6 @@ def default_handle_budget() -> int:
     read at random reopens nothing, at most an eighth of this process's file limit."""
     soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     return max(8, min(256, soft // 8)) if soft != resource.RLIM_INFINITY else 256
-
-
-def _state_of(fd: int) -> tuple[int, int, int, int] | None:
-    """What any write, truncation or replacement of the file changes; None once unlinked."""
-    st = os.fstat(fd)
-    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns) if st.st_nlink else None
-
-
-class _Known:
-    """One state of one block file as this process knows it: header, chunks checked."""
-
-    __slots__ = ("state", "header", "checked")
-
-    def __init__(self, state: tuple, header: BlockHeader):
-        # ``checked`` is a bitmask of chunk indexes; a racing ``|=`` may lose a bit, which
-        # only means that chunk is hashed once more
-        self.state, self.header, self.checked = state, header, 0
-
-
-class _Handle:
-    __slots__ = ("fd", "known", "refs", "retired", "mapped", "watch")
-
-    def __init__(self, fd: int, known: _Known):
-        self.fd, self.known, self.refs, self.retired = fd, known, 0, False
-        # a view of a read-only mapping of the whole file, made at its first small read
-        # (None until then); dropping the last reference unmaps it, so a reader holding it
-        # is never cut off
-        self.mapped: memoryview | None = None
-        self.watch: int | None = None  # the inotify watch a mapped handle relies on
-
-    def read_checked(self, start: int, end: int | None, dest: memoryview | None,
-                     watch: ChangeWatch | None) -> memoryview | None:
-        """Read a range of checked chunks, taking no lock: into ``dest``, or into new
-        ``bytes`` (one copy, no zero fill) if it is None. Returns the view that holds the
-        bytes, or None to have the locked path (``_verified_read``) read them.
-
-        The handle is not pinned: another thread may close its descriptor meanwhile, and
-        the number may even be reused by another file. So after a ``preadv`` the file's
-        state is compared: if it is the state whose chunks were checked (same inode, size,
-        mtime, ctime), the bytes are that file's, unchanged since the check, even with a
-        write racing the read. Anything else (a closed descriptor, another file, a write)
-        takes the locked path. A mapping is bound to its file, not to the descriptor, and
-        ``watch`` is asked *before* the copy, so that a truncated file is never touched
-        through it. The mapping's view is held by this frame, so unmapping waits for the
-        copy.
-        """
-        known = self.known
-        header = known.header
-        if end is None:
-            end = header.data_length
-        size = end - start
-        if not ((dest is None or len(dest) == size) and 0 <= start <= end <= header.data_length):
-            return None
-        checked = known.checked
-        if (checked != header.all_chunks
-                and checked & (chunks := header.chunks_of(start, end)) != chunks):
-            return None
-        offset = header.data_offset + start
-        mapped = self.mapped
-        try:
-            if mapped is _NOT_MAPPED or (mapped is None and size > MAPPED_READ_LIMIT):
-                if dest is None:
-                    dest = memoryview(os.pread(self.fd, size, offset))
-                    done = len(dest)
-                else:
-                    done = os.preadv(self.fd, [dest], offset)
-                return dest if done == size and _state_of(self.fd) == known.state else None
-            if mapped is None or watch is None or watch.pending():
-                return None  # the locked path maps it, or acts on the changes
-        except OSError:  # closed meanwhile
-            return None
-        if dest is None:
-            return memoryview(mapped[offset:offset + size].tobytes())
-        dest[:] = mapped[offset:offset + size]
-        return dest
-
-
-class _HandleView:
-    """A resident view of an open block file: its checked reads, with the handle looked
-    up once instead of at every read. A handle retired since fails its reads (its state
-    no longer compares) and the reader replaces the view.
-
-    The view counts its hits and reports them (``record``) at its first hit, then at most
-    once every ``_REPORT_SECONDS``: the tier writes access times in batches of two
-    seconds anyway, and a call into the tier at every hit cost 4-7% of a warm random
-    64 KiB read. Hits after the last report wait for the view's next hit; threads sharing
-    a view may lose one now and then. Both only blur the order of eviction."""
-
-    __slots__ = ("handle", "watch", "record", "unreported", "report_at")
-
-    def __init__(self, handle: _Handle, watch: ChangeWatch | None,
-                 record: Callable[[int], None]):
-        self.handle, self.watch, self.record = handle, watch, record
-        self.unreported, self.report_at = 0, 0.0
-
-    def read(self, lo: int, hi: int, dest: memoryview | None) -> memoryview | None:
-        view = self.handle.read_checked(lo, hi, dest, self.watch)
-        if view is not None:
-            self.unreported += 1
-            if monotonic() >= self.report_at:
-                hits, self.unreported = self.unreported, 0
-                self.report_at = monotonic() + _REPORT_SECONDS
-                self.record(hits)
-        return view
 
 
 class BlockFiles:
@@ -201,9 +61,9 @@ class BlockFiles:
 
     def _start_process_state(self) -> None:
         self._lock = threading.Lock()
-        self._handles: OrderedDict[str, _Handle] = OrderedDict()
-        self._known: OrderedDict[str, _Known] = OrderedDict()
-        self._mapped: OrderedDict[str, _Handle] = OrderedDict()
+        self._handles: OrderedDict[str, BlockHandle] = OrderedDict()
+        self._known: OrderedDict[str, KnownState] = OrderedDict()
+        self._mapped: OrderedDict[str, BlockHandle] = OrderedDict()
         self._watch: ChangeWatch | None = None  # opened at the first mapping
         self._watch_opened = False
 
@@ -219,19 +79,19 @@ class BlockFiles:
     def exists(self, key: str) -> bool:
         """Whether ``key`` has a file. A hint (read-ahead asks it of every block it might
         fetch), so an open handle answers with no ``stat``, even if its file just went:
-        a warm sequential read of files opened afresh ran 2% faster."""
+        a hint need not cost a system call."""
         return key in self._handles or os.path.exists(self.location(key))
 
     # -- handles --
 
-    def _acquire(self, key: str) -> _Handle | None:
+    def _acquire(self, key: str) -> BlockHandle | None:
         with self._lock:
             handle = self._handles.get(key)
             if handle is not None:
                 self._handles.move_to_end(key)
                 handle.refs += 1
         if handle is not None:
-            if _state_of(handle.fd) == handle.known.state:
+            if state_of(handle.fd) == handle.known.state:
                 return handle
             self._release(handle)
             self.forget(key)
@@ -239,7 +99,7 @@ class BlockFiles:
         if fd is None:
             return None
         try:
-            handle = _Handle(fd, self._known_state(key, fd))
+            handle = BlockHandle(fd, self._known_state(key, fd), MAPPED_READ_LIMIT)
         except CorruptBlock as error:
             os.close(fd)
             self._on_corrupt(key, error)
@@ -261,28 +121,28 @@ class BlockFiles:
         except (FileNotFoundError, PermissionError):
             return None  # absent, or (a short-circuit client of another user) not ours to read
 
-    def _known_state(self, key: str, fd: int) -> _Known:
+    def _known_state(self, key: str, fd: int) -> KnownState:
         """What is known of the file open at ``fd``: remembered if its state is unchanged."""
-        state = _state_of(fd)
+        state = state_of(fd)
         with self._lock:
             known = self._known.get(key)
             if known is not None and known.state == state:
                 self._known.move_to_end(key)
                 return known
-        known = _Known(state, BlockHeader(os.pread(fd, HEADER_READ, 0)))
+        known = KnownState(state, BlockHeader(os.pread(fd, HEADER_READ, 0)))
         with self._lock:
             self._known[key] = known
             while len(self._known) > _KNOWN_STATES:
                 self._known.popitem(last=False)
         return known
 
-    def _release(self, handle: _Handle) -> None:
+    def _release(self, handle: BlockHandle) -> None:
         with self._lock:
             handle.refs -= 1
             if handle.retired and handle.refs == 0:
                 os.close(handle.fd)
 
-    def _retire_locked(self, key: str, handle: _Handle) -> None:
+    def _retire_locked(self, key: str, handle: BlockHandle) -> None:
         handle.retired = True
         self._unmap_locked(handle)
         if self._mapped.get(key) is handle:
@@ -290,8 +150,8 @@ class BlockFiles:
         if handle.refs == 0:
             os.close(handle.fd)
 
-    def _unmap_locked(self, handle: _Handle) -> None:
-        handle.mapped = _NOT_MAPPED
+    def _unmap_locked(self, handle: BlockHandle) -> None:
+        handle.mapped = NOT_MAPPED
         if handle.watch is not None:
             self._watch.unwatch(handle.watch)
             handle.watch = None
@@ -303,7 +163,7 @@ class BlockFiles:
                 self._watch = open_change_watch()
             return self._watch
 
-    def _map(self, key: str, handle: _Handle) -> None:
+    def _map(self, key: str, handle: BlockHandle) -> None:
         """Map the file of a pinned handle for small reads of parts of it (a small block
         read whole gains nothing), unmapping the oldest beyond ``_MAPPED_BLOCKS``. A handle
         is mapped once: one that lost its mapping reads by ``preadv`` until it is opened
@@ -312,22 +172,22 @@ class BlockFiles:
         Only a watched file is mapped (``change_watch``), and the watch is set before the
         file's state is compared again: a change before the watch shows in the state, any
         later one in the watch."""
-        mapped, watch_id = _NOT_MAPPED, None
+        mapped, watch_id = NOT_MAPPED, None
         watch = (self._change_watch()
                  if handle.known.header.data_length > MAPPED_READ_LIMIT else None)
         if watch is not None:
             watch_id = watch.watch(handle.fd, key)
-            if watch_id is not None and _state_of(handle.fd) == handle.known.state:
+            if watch_id is not None and state_of(handle.fd) == handle.known.state:
                 try:
                     mapped = memoryview(mmap.mmap(handle.fd, 0, access=mmap.ACCESS_READ))
                 except (OSError, ValueError):  # a file system that cannot map
                     pass
         with self._lock:
-            if handle.retired or handle.mapped is not None or mapped is _NOT_MAPPED:
+            if handle.retired or handle.mapped is not None or mapped is NOT_MAPPED:
                 if watch_id is not None:
                     watch.unwatch(watch_id)
                 if not handle.retired and handle.mapped is None:
-                    handle.mapped = _NOT_MAPPED
+                    handle.mapped = NOT_MAPPED
                 return
             handle.mapped, handle.watch = mapped, watch_id
             self._mapped[key] = handle
@@ -436,17 +296,16 @@ class BlockFiles:
                 if self.read(key, *header.chunk_span(start, end)) is None:
                     return None
                 if (handle.known.checked & chunks != chunks
-                        or _state_of(handle.fd) != handle.known.state):
+                        or state_of(handle.fd) != handle.known.state):
                     return None  # the file changed meanwhile: the caller reads instead
             return os.dup(handle.fd), header.data_offset + start, end - start
         finally:
             self._release(handle)
 
-    def resident(self, key: str, record: Callable[[int], None]) -> _HandleView | None:
-        """A view of the file of ``key`` for ``tierfs.cache.resident`` (None if it is
-        absent); it reports its hits to ``record``. The file is mapped first, so that
-        the view's large reads are copies from the mapping too. It reads through the
-        handle, so it holds no mapping the table of handles let go."""
+    def view(self, key: str, record: Callable[[int], None]) -> FileBlockView | None:
+        """A view of the file of ``key`` for the warm fast path (``tierfs.cache.resident``),
+        None if it is absent; it reports its hits to ``record``. The file is mapped first,
+        so that the view's large reads copy from the mapping too."""
         handle = self._acquire(key)
         if handle is None:
             return None
@@ -455,11 +314,11 @@ class BlockFiles:
                 self._map(key, handle)
         finally:
             self._release(handle)
-        return _HandleView(handle, self._watch, record)
+        return FileBlockView(handle, self._watch, record, _REPORT_SECONDS)
 
     def _read_checked(self, key: str, start: int, end: int | None,
                       dest: memoryview | None) -> memoryview | None:
-        """``_Handle.read_checked`` through the open handle of ``key``, if there is one."""
+        """``BlockHandle.read_checked`` through the open handle of ``key``, if there is one."""
         handle = self._handles.get(key)  # one dict read: atomic, no lock needed
         return None if handle is None else handle.read_checked(start, end, dest, self._watch)
 

@@ -12,13 +12,14 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from tierfs.cache.block_key import ObjectRef, block_key
 from tierfs.cache.fetcher import BlockRequest, Fetcher
-from tierfs.cache.resident import ResidentTable
+from tierfs.cache.resident import KEPT_TABLES, ResidentBlocks, ResidentTable
 from tierfs.cache.single_flight import SingleFlight
 from tierfs.cache.tiered import TieredBlockCache
 from tierfs.cache.write_behind import WriteBehind
@@ -73,6 +74,7 @@ class BlockSource:
         self.fetcher = fetcher
         self.block_size = block_size
         self.counters = cache.counters
+        self._resident = ResidentBlocks(cache.view_of_fastest, block_size, KEPT_TABLES)
         self._prefetch_workers = prefetch_workers
         self._start_process_state()
 
@@ -102,87 +104,56 @@ class BlockSource:
 
     # -- reading --
 
-    def read(self, obj: ObjectRef, start: int, end: int) -> list[memoryview]:
-        """Views over the bytes ``[start, end)`` of ``obj``, in order."""
-        return self.read_many([(obj, start, end)])[0]
-
-    def _landed(self, key: str) -> Span | None:
-        """The block an open flight for ``key`` fetched, waiting for it if need be.
-
-        A block in flight is not in the tiers yet (or is being stored), so a reader that
-        catches up with read-ahead takes the flight's bytes instead of probing every tier
-        (each probe a syscall that gives up the GIL to busy fetching threads)."""
-        future = self._flights.in_flight(key)
-        return None if future is None else Span(future.result(), 0)
-
     def resident_table(self, obj: ObjectRef) -> ResidentTable:
-        """The views of ``obj``'s blocks its readers share (see ``tierfs.cache.resident``)."""
-        return self.cache.resident.table(obj)
+        """The views of ``obj``'s blocks its readers share: the warm fast path
+        (``tierfs.cache.resident``), refreshed after each read that went the long way."""
+        return self._resident.table(obj)
 
-    def remember_resident(self, table: ResidentTable, obj: ObjectRef, index: int) -> None:
-        """After a read of block ``index`` went the long way: keep a view of it for the next
-        read, or forget the failed one if the fastest tier does not hold the block."""
-        self.cache.remember_resident(table, index, block_key(obj, self.block_size, index))
+    def read_many(self, requests: Sequence[tuple[ObjectRef, int, int]],
+                  into: Sequence[memoryview] | None = None) -> list[list[memoryview]]:
+        """The bytes ``[start, end)`` of each ``(obj, start, end)``, as views of its parts in
+        order, or copied into ``into[i]`` (whose list is then that buffer alone).
 
-    def read_within_block(self, obj: ObjectRef, index: int, lo: int, hi: int) -> memoryview:
-        """Bytes ``[lo, hi)`` of one block: the hot path of small reads, with no planning."""
-        key = block_key(obj, self.block_size, index)
-        landed = self._landed(key)
-        if landed is not None:
-            return _view(landed, lo, hi)
-        view = self.cache.read_block(key, lo, hi)
-        if view is not None:
-            return view
+        Each block part is taken from an open flight (a reader that caught up with
+        read-ahead waits for it rather than probing every tier), else from the tiers; the
+        misses of all requests are then fetched together, concurrently, once each."""
         self._check_process()
-        return _view(self._load([Piece(obj, index, key, lo, hi)])[key], lo, hi)
-
-    def read_into(self, obj: ObjectRef, start: int, end: int, dest: memoryview) -> None:
-        """Bytes ``[start, end)`` of ``obj`` into ``dest``, with no intermediate copy on hits."""
-        size = self.block_size
-        index = start // size
-        if end > start and (end - 1) // size == index:  # one block: no planning
-            key = block_key(obj, size, index)
-            base = index * size
-            if (self._flights.in_flight(key) is None
-                    and self.cache.read_block_into(key, start - base, end - base, dest)):
-                return
-        offset = 0
-        missing: list[tuple[Piece, int]] = []
-        for piece in self.pieces(obj, start, end):
-            length = piece.hi - piece.lo
-            landed = self._landed(piece.key)
-            if landed is not None:
-                dest[offset:offset + length] = _view(landed, piece.lo, piece.hi)
-            elif not self.cache.read_block_into(piece.key, piece.lo, piece.hi,
-                                                dest[offset:offset + length]):
-                missing.append((piece, offset))
-            offset += length
-        if missing:
-            self._check_process()
-            spans = self._load([piece for piece, _ in missing])
-            for piece, at in missing:
-                dest[at:at + piece.hi - piece.lo] = _view(spans[piece.key], piece.lo, piece.hi)
-
-    def read_many(self, requests: list[tuple[ObjectRef, int, int]]) -> list[list[memoryview]]:
-        self._check_process()
-        plans = [self.pieces(obj, start, end) for obj, start, end in requests]
-        views: dict[tuple[int, int], memoryview] = {}
+        plans: list[list[list]] = []  # per request: [piece, its bytes or None, its dest]
         missing: dict[str, Piece] = {}
-        for r, plan in enumerate(plans):
-            for p, piece in enumerate(plan):
-                view = self.cache.read_block(piece.key, piece.lo, piece.hi)
-                if view is None:
+        for r, (obj, start, end) in enumerate(requests):
+            dest = None if into is None else into[r]
+            plan = []
+            at = 0
+            for piece in self.pieces(obj, start, end):
+                length = piece.hi - piece.lo
+                target = None if dest is None else dest[at:at + length]
+                part = self._cached(piece, target)
+                if part is None:
                     missing[piece.key] = _union(missing.get(piece.key), piece)
-                else:
-                    views[r, p] = view
-        spans = self._load(list(missing.values())) if missing else {}
-        return [
-            [
-                views[r, p] if (r, p) in views else _view(spans[piece.key], piece.lo, piece.hi)
-                for p, piece in enumerate(plan)
-            ]
-            for r, plan in enumerate(plans)
-        ]
+                plan.append([piece, part, target])
+                at += length
+            plans.append(plan)
+        if missing:
+            spans = self._load(list(missing.values()))
+            for entry in (entry for plan in plans for entry in plan if entry[1] is None):
+                piece, _, target = entry
+                entry[1] = _view(spans[piece.key], piece.lo, piece.hi)
+                if target is not None:
+                    target[:] = entry[1]
+        if into is not None:
+            return [[dest] for dest in into]
+        return [[part for _, part, _ in plan] for plan in plans]
+
+    def _cached(self, piece: Piece, dest: memoryview | None) -> memoryview | None:
+        """The part of ``piece`` from its open flight or the tiers (into ``dest`` if given)."""
+        future = self._flights.in_flight(piece.key)
+        if future is None:
+            return self.cache.read_block(piece.key, piece.lo, piece.hi, dest)
+        part = _view(Span(future.result(), 0), piece.lo, piece.hi)
+        if dest is None:
+            return part
+        dest[:] = part
+        return dest
 
     def _load(self, pieces: list[Piece], *, prefetch: bool = False) -> dict[str, Span]:
         """Bytes for ``pieces``, one span per block key.

@@ -32,6 +32,7 @@ from tierfs.cache.block_key import is_block_key
 from tierfs.cache.config import TierSpec
 from tierfs.cache.direct_write import DirectWriter
 from tierfs.cache.eviction import order_by
+from tierfs.cache.resident import FileBlockView
 from tierfs.cache.tier import PutOutcome, PutResult, Victim
 from tierfs.private_paths import DIRECTORY_MODE, FILE_MODE, private_directory
 
@@ -55,6 +56,7 @@ _INDEX = "index.sqlite3"
 
 class DirectoryTier:
     accepts_blocks = True
+    offers_views = True
 
     def __init__(self, spec: TierSpec):
         self.spec = spec
@@ -119,9 +121,9 @@ class DirectoryTier:
             self._record_access(key)
         return found
 
-    def resident(self, key: str):
-        """A view of block ``key`` for ``tierfs.cache.resident`` (see ``BlockFiles``)."""
-        return self._files.resident(key, partial(self._record_access, key))
+    def view(self, key: str) -> FileBlockView | None:
+        """A view of block ``key`` for the warm fast path (see ``BlockFiles.view``)."""
+        return self._files.view(key, partial(self._record_access, key))
 
     def get_block(self, key: str) -> bytes | None:
         view = self.get(key, 0, None)
@@ -191,10 +193,10 @@ class DirectoryTier:
         if size > self.spec.capacity:
             return PutOutcome(PutResult.TOO_LARGE)
         staged = self._staging_name("w")
-        self._writer.write_new(os.fspath(staged), (header, data), direct=self._cpu_wanted())
         victims: list[Victim] = []
         published = False
-        try:
+        try:  # a failed write (a full disk) leaves no staged file behind either
+            self._writer.write_new(os.fspath(staged), (header, data), direct=self._cpu_wanted())
             with self._lock, self._transaction() as conn:
                 self._flush_access(conn)
                 if conn.execute("SELECT 1 FROM blocks WHERE key = ?", (key,)).fetchone():

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from tierfs.cache.config import TierSpec
 from tierfs.cache.eviction import EntryStats, sort_key
 from tierfs.cache.huge_pages import huge_page_copy, worth_moving
+from tierfs.cache.resident import MemoryBlockView
 from tierfs.cache.tier import PutOutcome, PutResult, Victim
 
 REREAD_SECONDS = 0.25
@@ -33,6 +34,7 @@ class MemoryTier:
     insertion and eviction; hits read the dicts without it (see ``get``)."""
 
     accepts_blocks = True
+    offers_views = True
 
     def __init__(self, spec: TierSpec):
         self.spec = spec
@@ -70,9 +72,9 @@ class MemoryTier:
                 self._reread.add(key)  # a racing hit may call it twice: a second move is
                 self.on_reread(key)  # a no-op
 
-    def resident(self, key: str) -> _HeldBlock | None:
-        """A view of block ``key`` for ``tierfs.cache.resident``, if this tier holds it."""
-        return _HeldBlock(self._blocks, key, self._count_hit) if key in self._blocks else None
+    def view(self, key: str) -> MemoryBlockView | None:
+        """A view of block ``key`` for the warm fast path, if this tier holds it."""
+        return MemoryBlockView(self._blocks, key, self._count_hit) if key in self._blocks else None
 
     def get_block(self, key: str) -> memoryview | None:
         with self._lock:
@@ -143,23 +145,3 @@ class MemoryTier:
             self._reread.clear()
             self._used = 0
 
-
-class _HeldBlock:
-    """A resident view of a memory-tier block: looked up at each read, so that an evicted
-    block is never kept alive by a view (one dict read, as ``read_into`` does)."""
-
-    __slots__ = ("blocks", "key", "count_hit")
-
-    def __init__(self, blocks: dict[str, memoryview], key: str,
-                 count_hit: Callable[[str], None]):
-        self.blocks, self.key, self.count_hit = blocks, key, count_hit
-
-    def read(self, lo: int, hi: int, dest: memoryview | None) -> memoryview | None:
-        data = self.blocks.get(self.key)
-        if data is None:
-            return None
-        self.count_hit(self.key)
-        if dest is None:
-            return data[lo:hi]
-        dest[:] = data[lo:hi]
-        return dest

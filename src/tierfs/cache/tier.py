@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from tierfs.cache.config import TierSpec
+from tierfs.cache.resident import BlockView
 
 
 class PutResult(enum.Enum):
@@ -40,6 +41,7 @@ class PutOutcome:
 class Tier(Protocol):
     spec: TierSpec
     accepts_blocks: bool  # False for read-only views (the daemon's tiers seen by a client)
+    offers_views: bool  # whether ``view`` can give views of its blocks
 
     def get(self, key: str, start: int, end: int) -> memoryview | None:
         """Verified bytes ``[start, end)`` of the block, or None if absent (or found corrupt)."""
@@ -49,6 +51,10 @@ class Tier(Protocol):
 
     def read_into(self, key: str, start: int, end: int, dest: memoryview) -> bool:
         """Copy verified bytes ``[start, end)`` into ``dest``; False if absent or corrupt."""
+
+    def view(self, key: str) -> BlockView | None:
+        """A view of block ``key`` for the warm fast path (``tierfs.cache.resident``), or
+        None if absent; tiers whose ``offers_views`` is False are never asked."""
 
     def contains(self, key: str) -> bool: ...
 

@@ -21,7 +21,7 @@ from tierfs.cache.config import TierSpec
 from tierfs.cache.directory_tier import DirectoryTier
 from tierfs.cache.eviction import evicts_unhit_first
 from tierfs.cache.memory_tier import MemoryTier
-from tierfs.cache.resident import ResidentBlocks, ResidentTable
+from tierfs.cache.resident import BlockView
 from tierfs.cache.stats import CacheCounters
 from tierfs.cache.tier import PutOutcome, PutResult, Tier
 
@@ -45,30 +45,32 @@ class TieredBlockCache:
         # persistent one (whose copy outlives the memory tier's)
         self.keeps_blocks = any(tier.accepts_blocks for tier in self.tiers)
         self.persists_blocks = bool(self._persistent) and self._persistent[0].accepts_blocks
-        # views of the fastest tier's blocks for warm reads (promotion needs the long way)
-        self.resident = ResidentBlocks()
-        self._resident_tier = self._top if hasattr(self._top, "resident") else None
+        # the warm fast path reads views of the fastest tier's blocks only: a hit below it
+        # must go the long way, which promotes
+        top = self._top
+        self.view_of_fastest: Callable[[str], BlockView | None] | None = (
+            top.view if top is not None and top.offers_views else None)
 
-
-    def read_block(self, key: str, start: int, end: int) -> memoryview | None:
-        """Bytes ``[start, end)`` of a cached block, promoting it on a lower-tier hit."""
-        view = self._top.get(key, start, end) if self._top is not None else None
-        if view is not None:
-            self.counters.add("hits")
-            return view
-        data = self._promote(key)
-        return None if data is None else memoryview(data)[start:end]
-
-    def read_block_into(self, key: str, start: int, end: int, dest: memoryview) -> bool:
-        """Like ``read_block``, into ``dest``: the fastest tier reads straight into it."""
-        if self._top is not None and self._top.read_into(key, start, end, dest):
-            self.counters.add("hits")
-            return True
+    def read_block(self, key: str, start: int, end: int,
+                   dest: memoryview | None = None) -> memoryview | None:
+        """Bytes ``[start, end)`` of a cached block, promoting it on a lower-tier hit: into
+        ``dest`` (the fastest tier reads straight into it) or a view; None if not cached."""
+        top = self._top
+        if top is not None:
+            if dest is None:
+                view = top.get(key, start, end)
+            else:
+                view = dest if top.read_into(key, start, end, dest) else None
+            if view is not None:
+                self.counters.add("hits")
+                return view
         data = self._promote(key)
         if data is None:
-            return False
+            return None
+        if dest is None:
+            return memoryview(data)[start:end]
         dest[:] = memoryview(data)[start:end]
-        return True
+        return dest
 
     def write_direct_while(self, busy: Callable[[], bool]) -> None:
         """Have the persistent tiers write block files around the page cache while
@@ -76,12 +78,6 @@ class TieredBlockCache:
         for tier in self._persistent:
             if tier.accepts_blocks:  # not a daemon's tier that a client reads directly
                 tier.write_direct_while(busy)
-
-    def remember_resident(self, table: ResidentTable, index: int, key: str) -> None:
-        """Keep a view of block ``key`` under ``index``, or forget the one there if the
-        fastest tier does not hold the block."""
-        if self._resident_tier is not None:
-            self.resident.remember(table, index, self._resident_tier.resident(key))
 
     def _promote(self, key: str) -> bytes | None:
         """The whole block from a tier below the fastest, copied up (a hit there moves it)."""

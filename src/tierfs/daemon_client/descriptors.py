@@ -119,6 +119,8 @@ class DescriptorClient:
 class DescriptorTier(ShortCircuitTier):
     """A read-only view of the daemon's persistent tiers through passed descriptors."""
 
+    offers_views = True
+
     def __init__(self, spec: TierSpec, reporter: HitReporter, client: DescriptorClient):
         self._client = client
         self._inline: dict[str, bytes] = {}
@@ -190,9 +192,9 @@ class DescriptorTier(ShortCircuitTier):
         self._reporter.hit(key)
         return True
 
-    def resident(self, key: str):
-        """A view of the block for ``tierfs.cache.resident`` (warm reads skip the layers)."""
-        return self._files.resident(key, partial(self._reporter.hit, key))
+    def view(self, key: str):
+        """A view of the block for the warm fast path (warm reads skip the layers)."""
+        return self._files.view(key, partial(self._reporter.hit, key))
 
     def contains(self, key: str) -> bool:
         return self._files.length(key) is not None

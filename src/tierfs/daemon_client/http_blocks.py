@@ -163,6 +163,7 @@ class HttpBlocks:
 class HttpBlockTier:
     """A read-only view of everything the daemon caches, through ``HttpBlocks``."""
 
+    offers_views = False
     accepts_blocks = False
     corrupt_blocks = 0
 

@@ -27,6 +27,7 @@ class ShortCircuitTier:
     """A read-only view of one of the daemon's persistent tiers."""
 
     accepts_blocks = False
+    offers_views = False
 
     def __init__(self, spec: TierSpec, reporter: HitReporter, files: BlockFiles | None = None):
         """``files`` reads the blocks; by default those in the directory ``spec.path``."""
