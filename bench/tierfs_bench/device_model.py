@@ -44,6 +44,8 @@ class Device:
         self._slots = threading.BoundedSemaphore(model.queue_depth)
         self._lock = threading.Lock()
         self._busy_until = 0.0  # when the bandwidth is free again (monotonic seconds)
+        self.requests = 0  # served so far, and their bytes: what was charged to the model
+        self.bytes = 0
 
     def request(self, nbytes: int) -> None:
         """Block for as long as this device takes to serve a request of ``nbytes``.
@@ -53,6 +55,8 @@ class Device:
         """
         with self._slots:
             with self._lock:
+                self.requests += 1
+                self.bytes += nbytes
                 start = max(time.monotonic() + self.model.latency_s, self._busy_until)
                 self._busy_until = start + nbytes / self.model.bandwidth
                 done = self._busy_until
@@ -71,16 +75,21 @@ class ModeledFileSystem(LocalFileSystem):
     Every fsync is one device request: a written file costs a request carrying its bytes
     (the file's fsync) and an empty one (its directory's fsync); a rename or delete costs
     one empty request. The real fsyncs are made too, so "returned" means "durable".
+    ``source``, if given, is the device ``put_file`` reads from (a write-back buffer's SSD):
+    each upload first costs it a request carrying the file's bytes.
     """
 
-    def __init__(self, device: Device, **kwargs):
+    def __init__(self, device: Device, source: Device | None = None, **kwargs):
         super().__init__(auto_mkdir=True, skip_instance_cache=True, **kwargs)
         self.device = device
+        self.source = source
 
     def pipe_file(self, path, value, mode="overwrite", **kwargs):
         self._write_durably(self._strip_protocol(path), [value])
 
     def put_file(self, lpath, rpath, callback=None, **kwargs):
+        if self.source is not None:
+            self.source.request(os.path.getsize(lpath))
         with open(lpath, "rb") as source:
             self._write_durably(self._strip_protocol(rpath), iter(
                 lambda: source.read(4 << 20), b""

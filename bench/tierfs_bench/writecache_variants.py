@@ -29,6 +29,8 @@ Files = list[tuple[str, bytes]]
 class Timing:
     ack_s: float
     durable_s: float
+    ssd_requests: int = 0  # charged to the write-back buffer's SSD model (writes and uploads)
+    ssd_bytes: int = 0
 
 
 @dataclass
@@ -82,19 +84,25 @@ def direct(model_of: Callable[[Setup], DeviceModel]):
 def write_back(setup: Setup, files: Files) -> Timing:
     """Writers write into a WriteBackBuffer on the SSD-class device; it uploads to disk-class.
 
-    The buffer writes with os calls, below any fsspec API, so its device time is charged
-    here, one SSD request per fsync it makes: per acknowledged file two (the file with its
-    bytes, its journal record), plus one per ``BLOB_BATCH`` files (the blobs/ directory,
-    when a batch of names is created).
+    The buffer works with os calls, below any fsspec API, so its SSD time is charged here,
+    one request per fsync, read or unlink: per acknowledged file two (its bytes, its journal
+    record) and one per ``BLOB_BATCH`` files (the blobs/ directory); per upload three (the
+    read of its bytes, the fsync of its done record, the unlink of its blob).
     """
     run_id = uuid.uuid4().hex
     root = setup.target_root / run_id
     buffer_dir = setup.buffer_root / run_id
     ssd = Device(setup.ssd)
     acknowledged_files = itertools.count()
-    target = ModeledFileSystem(Device(setup.disk))
+    target = ModeledFileSystem(Device(setup.disk), source=ssd)
+
+    def uploaded(_path: str, _blob: str) -> None:  # before the done record and the unlink
+        ssd.request(0)
+        ssd.request(0)
+
     with WriteBackBuffer(
-        buffer_dir, setup.buffer_capacity, target, upload_workers=setup.upload_workers
+        buffer_dir, setup.buffer_capacity, target, upload_workers=setup.upload_workers,
+        when_full="wait", on_uploaded=uploaded,
     ) as buffer:
 
         def write(name: str, data: bytes) -> None:
@@ -113,7 +121,7 @@ def write_back(setup: Setup, files: Files) -> Timing:
     _verify(target, str(root), files)
     shutil.rmtree(root)
     shutil.rmtree(buffer_dir)
-    return Timing(acknowledged, durable)
+    return Timing(acknowledged, durable, ssd.requests, ssd.bytes)
 
 
 def seaweedfs_through(setup: Setup, files: Files) -> Timing:
