@@ -16,6 +16,8 @@ shared entry for the path itself (entries below a removed directory age out by `
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +25,8 @@ from collections.abc import Callable
 import diskcache
 
 from tierfs.private_paths import private_directory, private_file
+
+logger = logging.getLogger(__name__)
 
 _SHARED_SIZE_LIMIT = 64 * 2**20
 
@@ -119,7 +123,12 @@ class MetadataCache:
                 return
             self._infos[path] = (time.monotonic(), info)
         if self._shared is not None:
-            self._shared.set(path, (time.time(), info))
+            try:
+                self._shared.set(path, (time.time(), info))
+            except (sqlite3.OperationalError, OSError) as error:  # a full disk, say
+                logger.warning("metadata cache %s: cannot keep info of %s (%s); it stays in "
+                               "memory only", self._shared.directory, path, error)
+                return
             if self._generation != stored_at:  # invalidated while it was being stored
                 self._shared.delete(path)
 

@@ -7,6 +7,7 @@ filesystem: ``tierfs.fs`` wraps it and merges its overlay with the target's answ
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -258,9 +259,17 @@ class WriteBackBuffer:
             self._next_seq += 1
             replaced = self._pending.replaceable_write(path) if kind != "mv" else None
             if replaced is not None:
-                replaced.in_flight = True  # claimed: never uploaded, dropped once op is durable
                 op.replaces = replaced.seq
-            self._journal.append(op.record())
+            try:
+                self._journal.append(op.record())
+            except OSError:  # a full disk: refused, so the write's room and blob are given back
+                if file is not None:
+                    self._capacity.writer_closed(file.size, committed=False)
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(file.local_path)
+                raise
+            if replaced is not None:
+                replaced.in_flight = True  # claimed: never uploaded, dropped once op is durable
             self._free(self._pending.add(op))
             if file is not None:
                 self._capacity.writer_closed(file.size, committed=True)

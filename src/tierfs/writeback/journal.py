@@ -154,10 +154,14 @@ class Journal:
         """Write one record (not yet durable: call ``sync``)."""
         data = encode_record(record)
         with self._lock:
-            written = os.write(self._fd, data)
-            self.size += written
-            if written != len(data):
-                raise OSError(f"{self.path}: short append ({written} of {len(data)} bytes)")
+            view = memoryview(data)
+            try:
+                while view:  # after a short write, the next call raises the reason (ENOSPC)
+                    view = view[os.write(self._fd, view):]
+            except OSError:
+                os.ftruncate(self._fd, self.size)  # no torn record ahead of later ones
+                raise
+            self.size += len(data)
 
     def sync(self) -> None:
         """Return once every record appended before this call is on disk."""

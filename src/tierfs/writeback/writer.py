@@ -52,7 +52,11 @@ class BufferWriter(io.RawIOBase):
             room = self._buffer._reserve(size)
             if room is Room.GRANTED:
                 self._reserved += size
-                self._blob.write(data)
+                try:
+                    self._blob.write(data)
+                except OSError:  # a full disk: close() must not acknowledge the rest
+                    self._failed = True
+                    raise
                 self._size += size
                 return size
             if room is Room.FULL and self._buffer.settings.when_full == "through":
@@ -99,9 +103,14 @@ class BufferWriter(io.RawIOBase):
             if self._target_file is not None:
                 self._target_file.close()
             else:
-                self._blob.flush()
-                os.fsync(self._blob.fileno())
-                self._blob.close()
+                try:
+                    self._blob.flush()
+                    os.fsync(self._blob.fileno())
+                    self._blob.close()
+                except OSError:  # a full disk: nothing is acknowledged, the room is given back
+                    self.discard()
+                    raise
+                # a refused journal record gives the room and blob back itself
                 self._buffer._acknowledge(self.path, self.blob_path, self._size)
                 self._reserved = 0
         finally:
@@ -120,7 +129,8 @@ class BufferWriter(io.RawIOBase):
                 if abort is not None:
                     abort()
             else:
-                self._blob.close()
+                with contextlib.suppress(OSError):  # unflushed bytes of a full disk: dropped
+                    self._blob.close()
                 self._forget_blob()
         finally:
             super().close()
