@@ -24,6 +24,7 @@ from tierfs_bench.shuffle_checks import evaluate_targets
 from tierfs_bench.shuffle_data import RECORD_SIZE, combine, records
 from tierfs_bench.shuffle_measure import RunResult, import_engines, run_once, summaries
 from tierfs_bench.shuffle_modes import MODES, Backends, Mode, build_mode
+from tierfs_bench.shuffle_store_floor import measure_upload_floor
 
 BASELINES = ["p2p", "tasks"]
 _MiB = 2**20
@@ -82,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         clients = _clients(args, stack, workdir)
         report = Report("shuffle")
         failures = _measure(args, clients, modes, report)
+        _add_upload_floor(args, backends, report)
     targets = evaluate_targets(report)
     report.meta["targets"] = [target.as_dict() for target in targets]
     report.notes += ["", "targets (issue 13, best tierfs mode = the fastest):"]
@@ -133,6 +135,23 @@ def _measure(args: argparse.Namespace, clients: Callable, modes: list[Mode],
     report.measurements = [m for m in report.measurements if m.seconds]
     _describe(args, report, modes, failed, expected, baseline_seconds)
     return len(failed)
+
+
+def _add_upload_floor(args: argparse.Namespace, backends: Backends, report: Report) -> None:
+    """Beside the s3 mode, the time the store alone takes to accept its bytes."""
+    found = {m.variant: m for m in report.measurements}
+    if "s3" not in found or backends.s3_options is None:
+        return
+    stored = _median(found["s3"].extra["stored_bytes"])
+    maps = max(1, args.size // args.partition_size)
+    log(f"timing the store's upload floor ({stored / _MiB:,.0f} MiB) ...")
+    floor = measure_upload_floor(backends.s3_options, backends.bucket, stored, maps, writers=2)
+    report.meta["upload_floor"] = {"bytes": floor.nbytes, "objects": floor.objects,
+                                   "writers": floor.writers, "seconds": floor.seconds}
+    report.notes.append(floor.line())
+    if "local" in found:
+        report.notes.append(f"store upload floor / local seconds = "
+                            f"{floor.seconds / found['local'].median_seconds:.2f}")
 
 
 def _record(measurement: Measurement, result: RunResult) -> None:

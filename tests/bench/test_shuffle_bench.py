@@ -34,6 +34,9 @@ def test_shuffle_scenario_sorts_and_verifies_through_every_mode(dask_client, sea
         assert rows[name]["extra"]["stored_bytes"][0] > 0, name
     assert payload["meta"]["records"] == 3 * 2**20 // 100
     assert len(payload["meta"]["targets"]) == 4
+    floor = payload["meta"]["upload_floor"]
+    assert floor["objects"] == 3 and floor["writers"] == 2 and floor["seconds"] > 0
+    assert floor["bytes"] == rows["s3"]["extra"]["stored_bytes"][0] // 3 * 3
     table = capsys.readouterr().out
     assert "x p2p" in table and "tierfs::s3" in table and "peak RSS" in table
 
