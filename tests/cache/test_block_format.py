@@ -16,6 +16,7 @@ from tierfs.cache.block_format import (
 from tierfs.cache.block_key import ObjectRef, block_key
 from tierfs.cache.config import TierSpec
 from tierfs.cache.directory_tier import DirectoryTier
+from tierfs.cache.fetch_activity import FetchActivity
 
 
 def test_header_round_trips_and_data_starts_on_a_page(tmp_path):
@@ -52,7 +53,7 @@ def test_one_flipped_bit_in_any_chunk_is_caught():
 
 
 def test_a_directory_tier_drops_a_truncated_block_instead_of_serving_it(tmp_path):
-    tier = DirectoryTier(TierSpec("ssd", 2**30, str(tmp_path)))
+    tier = DirectoryTier(TierSpec("ssd", 2**30, str(tmp_path)), FetchActivity())
     key = block_key(ObjectRef("s", "p", 10, "v"), 2**20, 0)
     data = os.urandom(500_000)
     tier.put(key, data)
@@ -74,6 +75,6 @@ def test_block_keys_are_stable_and_version_dependent():
 
 
 def test_a_directory_tier_rejects_keys_that_are_not_hex_digests(tmp_path):
-    tier = DirectoryTier(TierSpec("ssd", 2**20, str(tmp_path)))
+    tier = DirectoryTier(TierSpec("ssd", 2**20, str(tmp_path)), FetchActivity())
     with pytest.raises(ValueError, match="not a block key"):
         tier.get("../../etc/passwd", 0, 1)

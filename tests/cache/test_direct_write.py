@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 
 import pytest
 
@@ -11,6 +12,7 @@ from tierfs.cache import direct_write
 from tierfs.cache.config import TierSpec
 from tierfs.cache.direct_write import DirectWriter
 from tierfs.cache.directory_tier import DirectoryTier
+from tierfs.cache.fetch_activity import FetchActivity
 
 PAGE = 4096
 
@@ -71,9 +73,9 @@ def test_a_filesystem_that_refuses_o_direct_gets_buffered_writes(tmp_path, monke
     assert len(refused) == 1  # asked once, then remembered
 
 
-def test_a_tier_writes_around_the_page_cache_while_any_of_its_fetchers_is_busy(
-        tmp_path, monkeypatch):
-    tier = DirectoryTier(TierSpec("ssd", 2**30, str(tmp_path)))
+def test_a_tier_writes_around_the_page_cache_while_its_cache_is_fetching(tmp_path, monkeypatch):
+    activity = FetchActivity()
+    tier = DirectoryTier(TierSpec("ssd", 2**30, str(tmp_path)), activity)
     real_write = tier._writer.write_new
     direct_flags = []
 
@@ -84,14 +86,13 @@ def test_a_tier_writes_around_the_page_cache_while_any_of_its_fetchers_is_busy(
     monkeypatch.setattr(tier._writer, "write_new", recording_write)
     blocks = {f"{n:02x}" * 16: os.urandom(3 * PAGE + n) for n in range(3)}
     keys = iter(blocks)
-    tier.put(next(keys), b"no signal yet")  # a tier nobody told: always around it
-    busy = {"first": True, "second": False}
-    tier.write_direct_while(lambda: busy["first"])
-    tier.write_direct_while(lambda: busy["second"])  # a daemon: one source per target
+    key = next(keys)
+    tier.put(key, blocks[key])  # nothing fetched yet: through the page cache
+    with activity.fetching():
+        key = next(keys)
+        tier.put(key, blocks[key])
+    time.sleep(activity.quiet_seconds * 2)
     key = next(keys)
     tier.put(key, blocks[key])
-    busy["first"] = False
-    key = next(keys)
-    tier.put(key, blocks[key])
-    assert direct_flags == [True, True, False]
+    assert direct_flags == [False, True, False]
     assert bytes(tier.get(key, 0, None)) == blocks[key]

@@ -7,6 +7,7 @@ import pytest
 from tierfs.cache.block_key import ObjectRef, block_key
 from tierfs.cache.config import TierSpec
 from tierfs.cache.directory_tier import DirectoryTier
+from tierfs.cache.fetch_activity import FetchActivity
 from tierfs.cache.memory_tier import MemoryTier
 from tierfs.cache.tier import PutResult
 from tierfs.cache.tiered import TieredBlockCache
@@ -18,9 +19,9 @@ KEYS = [block_key(OBJ, SIZE, i) for i in range(4)]
 
 def make_tier(kind: str, policy: str, tmp_path, slots: int = 3):
     if kind == "memory":
-        return MemoryTier(TierSpec("memory", slots * SIZE, None, policy))
+        return MemoryTier(TierSpec("memory", slots * SIZE, None, policy), FetchActivity())
     slot = SIZE + 4096  # header page plus data
-    return DirectoryTier(TierSpec("ssd", slots * slot, str(tmp_path), policy))
+    return DirectoryTier(TierSpec("ssd", slots * slot, str(tmp_path), policy), FetchActivity())
 
 
 def fill_and_touch(tier) -> list[str]:
@@ -81,5 +82,6 @@ def test_storing_a_present_block_again_is_a_benign_race(kind, tmp_path):
 
 @pytest.mark.parametrize(("policy", "room"), [("lru", 5 * SIZE), ("fifo", 5 * SIZE), ("lfu", 0)])
 def test_new_blocks_wait_to_be_persisted_only_where_memory_evicts_them_last(policy, room):
-    cache = TieredBlockCache([MemoryTier(TierSpec("memory", 10 * SIZE, None, policy))])
+    spec = TierSpec("memory", 10 * SIZE, None, policy)
+    cache = TieredBlockCache([MemoryTier(spec, FetchActivity())])
     assert cache.room_for_unpersisted() == room

@@ -10,6 +10,7 @@ import pytest
 
 from tierfs.cache import memory_tier
 from tierfs.cache.config import TierSpec
+from tierfs.cache.fetch_activity import FetchActivity
 from tierfs.cache.huge_pages import HUGE_PAGE, huge_page_copy, worth_moving
 from tierfs.cache.memory_tier import MemoryTier
 from tierfs.cache.stats import CacheCounters
@@ -35,7 +36,7 @@ def test_a_huge_page_copy_survives_its_source_and_slices():
 
 
 def test_the_memory_tier_keeps_fetched_bytes_then_moves_them_to_huge_pages():
-    tier = MemoryTier(TierSpec("memory", 8 * HUGE_PAGE))
+    tier = MemoryTier(TierSpec("memory", 8 * HUGE_PAGE), FetchActivity())
     data = os.urandom(2 * HUGE_PAGE)
     tier.put("k", data)
     assert tier.get_block("k").obj is data  # no copy on the cold reader's path
@@ -46,23 +47,23 @@ def test_the_memory_tier_keeps_fetched_bytes_then_moves_them_to_huge_pages():
     assert tier.move_to_huge_pages("absent") is None
 
 
-def test_only_blocks_read_again_a_while_after_they_arrived_are_reported(monkeypatch):
+def test_only_blocks_read_again_a_while_after_they_arrived_move_to_huge_pages(monkeypatch):
     monkeypatch.setattr(memory_tier, "REREAD_SECONDS", 0.2)
-    tier = MemoryTier(TierSpec("memory", 8 * HUGE_PAGE))
-    reread = []
-    tier.on_reread = reread.append
+    activity = FetchActivity()
+    tier = MemoryTier(TierSpec("memory", 8 * HUGE_PAGE), activity)
     dest = memoryview(bytearray(10))
     tier.put("k", os.urandom(HUGE_PAGE))
     assert tier.read_into("k", 0, 10, dest) and tier.get("k", 0, 10) is not None
-    assert reread == []  # read as it arrived: a streaming reader's block
+    assert activity.drain(5) and worth_moving(tier.get_block("k"))  # a streaming reader's
     time.sleep(0.25)
     for _ in range(3):
         assert tier.read_into("k", 0, 10, dest)
-    assert reread == ["k"]  # once
+    assert activity.drain(5) and not worth_moving(tier.get_block("k"))
     tier.remove("k")
     tier.put("k", os.urandom(HUGE_PAGE))
     time.sleep(0.25)
-    assert tier.get("k", 0, 10) is not None and reread == ["k", "k"]  # a new arrival
+    assert tier.get("k", 0, 10) is not None  # a new arrival moves too
+    assert activity.drain(5) and not worth_moving(tier.get_block("k"))
 
 
 def test_counters_from_many_threads_add_up_exactly():

@@ -10,6 +10,7 @@ from tierfs.cache.block_files import MAPPED_READ_LIMIT, BlockFiles
 from tierfs.cache.block_format import chunk_size_for, encode_header
 from tierfs.cache.block_key import ObjectRef, block_key
 from tierfs.cache.config import TierSpec
+from tierfs.cache.fetch_activity import FetchActivity
 from tierfs.cache.memory_tier import MemoryTier
 from tierfs.cache.resident import ResidentBlocks
 from tierfs.cache.stats import HitTally
@@ -83,7 +84,7 @@ def test_a_forked_child_starts_without_the_views_of_its_parent():
 
 
 def test_a_memory_view_reads_its_block_until_the_block_is_evicted():
-    tier = MemoryTier(TierSpec("memory", 2 * 100))
+    tier = MemoryTier(TierSpec("memory", 2 * 100), FetchActivity())
     tier.put("a", b"a" * 100)
     view = tier.view("a")
     assert tier.view("missing") is None

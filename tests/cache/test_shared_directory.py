@@ -8,6 +8,7 @@ import os
 from tierfs.cache.block_key import ObjectRef, block_key
 from tierfs.cache.config import TierSpec
 from tierfs.cache.directory_tier import DirectoryTier
+from tierfs.cache.fetch_activity import FetchActivity
 
 BLOCK = 64 * 2**10
 SLOT = BLOCK + 4096
@@ -15,7 +16,7 @@ CAPACITY = 20 * SLOT
 
 
 def hammer(path: str, worker: int, queue) -> None:
-    tier = DirectoryTier(TierSpec("disk", CAPACITY, path))
+    tier = DirectoryTier(TierSpec("disk", CAPACITY, path), FetchActivity())
     obj = ObjectRef("s", f"worker-{worker}", 10**9, "v")
     worst = 0
     for index in range(150):
@@ -41,7 +42,7 @@ def test_concurrent_inserters_keep_usage_within_capacity(tmp_path):
         worker.join(30)
         assert worker.exitcode == 0
     assert max(worst) <= CAPACITY
-    tier = DirectoryTier(TierSpec("disk", CAPACITY, str(tmp_path)))
+    tier = DirectoryTier(TierSpec("disk", CAPACITY, str(tmp_path)), FetchActivity())
     used, blocks = tier.usage()
     files = [p for p in (tmp_path / "blocks").rglob("*") if p.is_file()]
     assert used <= CAPACITY and blocks == len(files)

@@ -7,23 +7,31 @@ import time
 
 import pytest
 
+from tierfs.cache.fetch_activity import FetchActivity
 from tierfs.cache.write_behind import WriteBehind
 
 
+@pytest.fixture
+def fetching():
+    """A fetch activity with a fetch under way for the whole test."""
+    activity = FetchActivity()
+    with activity.fetching():
+        yield activity
+
+
 def test_deferred_stores_wait_while_busy_and_run_once_quiet():
-    busy = threading.Event()
-    busy.set()
+    activity = FetchActivity()
     done = threading.Event()
-    behind = WriteBehind(64, max_deferred_bytes=100, busy=busy.is_set)
-    behind.defer(10, done.set)
-    assert not done.wait(0.2)  # fetching is under way
-    busy.clear()
+    behind = WriteBehind(64, 100, activity)
+    with activity.fetching():
+        behind.defer(10, done.set)
+        assert not done.wait(0.2)  # fetching is under way
     assert done.wait(5)
 
 
-def test_deferred_stores_run_when_too_many_bytes_wait():
+def test_deferred_stores_run_when_too_many_bytes_wait(fetching):
     ran = []
-    behind = WriteBehind(64, max_deferred_bytes=100, busy=lambda: True)
+    behind = WriteBehind(64, 100, fetching)
     for index in range(3):
         behind.defer(60, lambda index=index: ran.append(index))
     deadline = time.monotonic() + 5
@@ -33,27 +41,27 @@ def test_deferred_stores_run_when_too_many_bytes_wait():
     assert behind.drain(5) and ran == [0, 1, 2]  # a drain does not wait for quiet
 
 
-def test_submitted_stores_do_not_wait_for_deferred_ones():
+def test_submitted_stores_do_not_wait_for_deferred_ones(fetching):
     done = threading.Event()
-    behind = WriteBehind(64, max_deferred_bytes=100, busy=lambda: True)
+    behind = WriteBehind(64, 100, fetching)
     behind.defer(10, lambda: None)
     behind.submit(10, done.set)
     assert done.wait(5)
     assert behind.drain(5)
 
 
-def test_a_deferred_store_waits_for_quiet_at_most_a_second():
+def test_a_deferred_store_waits_for_quiet_at_most_a_second(fetching):
     done = threading.Event()
-    behind = WriteBehind(64, max_deferred_bytes=100, busy=lambda: True)
+    behind = WriteBehind(64, 100, fetching)
     started = time.monotonic()
     behind.defer(10, done.set)
     assert done.wait(5)
     assert 0.9 <= time.monotonic() - started < 3  # other processes wait for it too
 
 
-def test_deferring_waits_for_room_so_memory_stays_bounded():
+def test_deferring_waits_for_room_so_memory_stays_bounded(fetching):
     gate = threading.Event()
-    behind = WriteBehind(64, max_deferred_bytes=100, busy=lambda: True)
+    behind = WriteBehind(64, 100, fetching)
     behind.defer(60, lambda: gate.wait(5))  # a slow write, held up by the gate
     second = threading.Thread(target=behind.defer, args=(60, lambda: None))
     second.start()
@@ -64,15 +72,15 @@ def test_deferring_waits_for_room_so_memory_stays_bounded():
     assert not second.is_alive() and behind.drain(5)
 
 
-def test_a_drain_waits_for_jobs_that_hold_no_bytes():
+def test_a_drain_waits_for_jobs_that_hold_no_bytes(fetching):
     done = threading.Event()
-    behind = WriteBehind(64, max_deferred_bytes=100, busy=lambda: True)
+    behind = WriteBehind(64, 100, fetching)
     behind.defer(0, lambda: (time.sleep(0.2), done.set()), wait=False)
     assert behind.drain(5) and done.is_set()
 
 
 def test_a_job_that_cannot_be_scheduled_is_not_waited_for():
-    behind = WriteBehind(64, max_deferred_bytes=100)
+    behind = WriteBehind(64, 100, FetchActivity())
     for executor in behind._executors.values():
         executor.shutdown()  # as at interpreter exit: nothing new is scheduled
     with pytest.raises(RuntimeError):

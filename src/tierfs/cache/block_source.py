@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,7 +24,6 @@ from tierfs.cache.write_behind import WriteBehind
 
 logger = logging.getLogger(__name__)
 
-_QUIET_SECONDS = 0.02  # a reader's gap between two fetches is shorter than this
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +64,7 @@ class BlockSource:
         # it anyway, at least as many as the stores that cannot wait
         self._write_behind = WriteBehind(
             max_pending_store_bytes,
-            max_deferred_bytes=max(max_pending_store_bytes, cache.room_for_unpersisted()),
-            busy=self._busy)
-        cache.on_memory_reread(self._move_to_huge_pages_later)
-        cache.write_direct_while(self._busy)
+            max(max_pending_store_bytes, cache.room_for_unpersisted()), cache.activity)
         self.fetcher = fetcher
         self.block_size = block_size
         self.counters = cache.counters
@@ -80,9 +74,6 @@ class BlockSource:
 
     def _start_process_state(self) -> None:
         self._pid = os.getpid()
-        self._fetching = 0  # fetches under way (a hint for when to persist)
-        self._fetching_lock = threading.Lock()
-        self._last_fetch_end = 0.0
         self._flights = SingleFlight()
         self._prefetcher = ThreadPoolExecutor(self._prefetch_workers,
                                               thread_name_prefix="tierfs-prefetch")
@@ -220,19 +211,9 @@ class BlockSource:
         return blocks
 
     def _fetch_counted(self, requests: list[BlockRequest]) -> list[bytes]:
-        """Fetch, keeping count of fetches under way (persisting waits for them)."""
-        with self._fetching_lock:
-            self._fetching += 1
-        try:
+        """Fetch as part of the cache's activity (background disk work waits for it)."""
+        with self.cache.activity.fetching():
             return self.fetcher.fetch(requests)
-        finally:
-            with self._fetching_lock:
-                self._fetching -= 1
-                self._last_fetch_end = time.monotonic()
-
-    def _busy(self) -> bool:
-        """Whether fetching is under way, or paused for less than a gap between reads."""
-        return self._fetching > 0 or time.monotonic() - self._last_fetch_end < _QUIET_SECONDS
 
     def _publish(self, blocks: dict[str, bytes], new: dict[str, bytes], *,
                  wait: bool = True) -> None:
@@ -274,12 +255,6 @@ class BlockSource:
         for key in keys:
             self._flights.close(key)
 
-    def _move_to_huge_pages_later(self, key: str) -> None:
-        """A block read again in the memory tier: move it into huge pages when fetching is
-        quiet. It holds no memory the tier does not hold already, so it never waits for
-        room."""
-        self._write_behind.defer(0, lambda: self.cache.move_to_huge_pages(key), wait=False)
-
     def contains(self, obj: ObjectRef, index: int) -> bool:
         """Whether block ``index`` of ``obj`` is in a tier; counts nothing, moves nothing."""
         return self.cache.contains(block_key(obj, self.block_size, index))
@@ -310,7 +285,7 @@ class BlockSource:
 
     def settle(self, timeout: float | None = None) -> bool:
         """Wait until every fetched block has been stored in the tiers."""
-        return self._write_behind.drain(timeout)
+        return self._write_behind.drain(timeout) and self.cache.activity.drain(timeout)
 
     def _block_length(self, piece: Piece) -> int:
         return min(self.block_size, piece.obj.size - piece.index * self.block_size)

@@ -21,7 +21,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -32,6 +32,7 @@ from tierfs.cache.block_key import is_block_key
 from tierfs.cache.config import TierSpec
 from tierfs.cache.direct_write import DirectWriter
 from tierfs.cache.eviction import order_by
+from tierfs.cache.fetch_activity import FetchActivity
 from tierfs.cache.resident import FileBlockView
 from tierfs.cache.tier import PutOutcome, PutResult, Victim
 from tierfs.private_paths import DIRECTORY_MODE, FILE_MODE, private_directory
@@ -58,8 +59,11 @@ class DirectoryTier:
     accepts_blocks = True
     offers_views = True
 
-    def __init__(self, spec: TierSpec):
+    def __init__(self, spec: TierSpec, activity: FetchActivity):
+        """Block files are written around the page cache while ``activity`` is busy
+        (see ``direct_write``)."""
         self.spec = spec
+        self.activity = activity
         self.root = Path(spec.path)
         self._blocks = self.root / "blocks"
         self._staging = self.root / "staging"
@@ -69,7 +73,6 @@ class DirectoryTier:
         self._order = order_by(spec.eviction)
         self._files = BlockFiles(self._blocks, self._drop_corrupt)
         self._writer = DirectWriter()
-        self._busy: list[Callable[[], bool]] = []  # see ``write_direct_while``
         self.corrupt_blocks = 0
         self._open_process_state()
         self._remove_leftovers()
@@ -144,16 +147,6 @@ class DirectoryTier:
             raise
         conn.execute("COMMIT")
 
-    def write_direct_while(self, busy: Callable[[], bool]) -> None:
-        """Write block files around the page cache while ``busy()`` says fetching needs
-        the CPU, through it when every such signal is quiet (see ``direct_write``); a
-        tier with no signal always writes around it. A daemon's block source for each
-        target adds one."""
-        self._busy.append(busy)
-
-    def _cpu_wanted(self) -> bool:
-        return not self._busy or any(busy() for busy in self._busy)
-
     def touch(self, key: str) -> None:
         """Count a hit that happened elsewhere (a client reading this directory directly)."""
         if is_block_key(key):
@@ -196,7 +189,7 @@ class DirectoryTier:
         victims: list[Victim] = []
         published = False
         try:  # a failed write (a full disk) leaves no staged file behind either
-            self._writer.write_new(os.fspath(staged), (header, data), direct=self._cpu_wanted())
+            self._writer.write_new(os.fspath(staged), (header, data), direct=self.activity.busy())
             with self._lock, self._transaction() as conn:
                 self._flush_access(conn)
                 if conn.execute("SELECT 1 FROM blocks WHERE key = ?", (key,)).fetchone():

@@ -1,27 +1,19 @@
-"""The memory tier: blocks as read-only buffers in this process, under a hard byte limit.
+"""The memory tier: verified blocks as read-only buffers in this process, under a hard byte limit.
 
-A block is kept as it arrives (``bytes`` are not copied). A block still being read
-``REREAD_SECONDS`` after it arrived is part of a working set: its first such hit calls
-``on_reread``, and the owner of the tier then has ``move_to_huge_pages`` copy it, in the
-background, into memory backed by 2 MiB pages where the kernel allows it (see
-``huge_pages``: copying out of them is a third faster). A streaming reader is done with
-a block within tens of milliseconds of its arrival (read-ahead keeps it a few blocks
-ahead), so its blocks are never moved: getting fresh huge pages can mean the kernel
-compacting memory first, and a 1 GiB cold read through a 256 MiB memory tier that moved
-every block took 2.2x as long as direct s3fs (1.3x without the moves). Reads return
-memoryview slices, so serving a hit copies nothing until the caller's own buffer. Bytes
-enter this tier only after they were verified (fetched and checksummed, or read back
-from a checksummed block file); process memory is not what checksums guard.
+Blocks are kept as they arrive (no copy) and served as memoryview slices. A block still
+read ``REREAD_SECONDS`` after it arrived belongs to a working set and moves into huge
+pages once fetching is quiet (``huge_pages``); streamed blocks never pay for the move.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from functools import partial
 
 from tierfs.cache.config import TierSpec
 from tierfs.cache.eviction import EntryStats, sort_key
+from tierfs.cache.fetch_activity import FetchActivity
 from tierfs.cache.huge_pages import huge_page_copy, worth_moving
 from tierfs.cache.resident import MemoryBlockView
 from tierfs.cache.tier import PutOutcome, PutResult, Victim
@@ -36,15 +28,17 @@ class MemoryTier:
     accepts_blocks = True
     offers_views = True
 
-    def __init__(self, spec: TierSpec):
+    def __init__(self, spec: TierSpec, activity: FetchActivity):
+        """Blocks read again a while after they arrived move into huge pages once
+        ``activity`` is quiet."""
         self.spec = spec
+        self.activity = activity
         self._blocks: dict[str, memoryview] = {}
         self._stats: dict[str, EntryStats] = {}
         self._used = 0
         self._coldest_first = sort_key(spec.eviction)
         self._lock = threading.Lock()
-        self.on_reread: Callable[[str], None] = lambda key: None
-        self._reread: set[str] = set()  # blocks ``on_reread`` was called for
+        self._reread: set[str] = set()  # blocks whose move was asked for
 
     def get(self, key: str, start: int, end: int) -> memoryview | None:
         # lock-free on purpose: single dict reads are atomic, and a hit racing an eviction
@@ -69,8 +63,8 @@ class MemoryTier:
             now = stats.last_access = time.monotonic()
             stats.hits += 1
             if now - stats.inserted >= REREAD_SECONDS and key not in self._reread:
-                self._reread.add(key)  # a racing hit may call it twice: a second move is
-                self.on_reread(key)  # a no-op
+                self._reread.add(key)  # a racing hit may ask twice: a second move is a no-op
+                self.activity.when_quiet(partial(self.move_to_huge_pages, key))
 
     def view(self, key: str) -> MemoryBlockView | None:
         """A view of block ``key`` for the warm fast path, if this tier holds it."""

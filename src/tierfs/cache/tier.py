@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from tierfs.cache.config import TierSpec
+from tierfs.cache.fetch_activity import FetchActivity
 from tierfs.cache.resident import BlockView
 
 
@@ -42,6 +43,7 @@ class Tier(Protocol):
     spec: TierSpec
     accepts_blocks: bool  # False for read-only views (the daemon's tiers seen by a client)
     offers_views: bool  # whether ``view`` can give views of its blocks
+    activity: FetchActivity | None  # what its background work waits for (None: read-only)
 
     def get(self, key: str, start: int, end: int) -> memoryview | None:
         """Verified bytes ``[start, end)`` of the block, or None if absent (or found corrupt)."""

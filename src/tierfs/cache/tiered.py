@@ -20,6 +20,7 @@ from collections.abc import Callable
 from tierfs.cache.config import TierSpec
 from tierfs.cache.directory_tier import DirectoryTier
 from tierfs.cache.eviction import evicts_unhit_first
+from tierfs.cache.fetch_activity import FetchActivity
 from tierfs.cache.memory_tier import MemoryTier
 from tierfs.cache.resident import BlockView
 from tierfs.cache.stats import CacheCounters
@@ -28,8 +29,21 @@ from tierfs.cache.tier import PutOutcome, PutResult, Tier
 TIER_KINDS = {"memory": MemoryTier, "ssd": DirectoryTier, "disk": DirectoryTier}
 
 
-def build_tiers(specs: list[TierSpec]) -> list[Tier]:
-    return [TIER_KINDS[spec.medium](spec) for spec in specs]
+def build_tiers(specs: list[TierSpec], activity: FetchActivity | None = None) -> list[Tier]:
+    """The tiers of one cache, sharing ``activity`` (a new one if None)."""
+    activity = activity or FetchActivity()
+    return [TIER_KINDS[spec.medium](spec, activity) for spec in specs]
+
+
+def _shared_activity(tiers: list[Tier]) -> FetchActivity:
+    """The activity the tiers were built with (read-only views have none)."""
+    found = {id(tier.activity): tier.activity for tier in tiers if tier.activity is not None}
+    if len(found) > 1:
+        raise ValueError("tiers: built by separate build_tiers calls; the tiers of one cache "
+                         "share one FetchActivity")
+    if found:
+        return next(iter(found.values()))
+    return FetchActivity()
 
 
 class TieredBlockCache:
@@ -38,6 +52,8 @@ class TieredBlockCache:
         self.tiers = tiers
         self._top = tiers[0] if tiers else None  # none: a daemon client with no view
         self.counters = counters or CacheCounters()
+        # fetching by any block source of this cache holds back its background disk work
+        self.activity = _shared_activity(tiers)
         self._memory = next((t for t in self.tiers if not t.spec.persistent), None)
         self._persistent = [t for t in self.tiers if t.spec.persistent]
         self._evictions = [0] * len(self.tiers)
@@ -72,13 +88,6 @@ class TieredBlockCache:
         dest[:] = memoryview(data)[start:end]
         return dest
 
-    def write_direct_while(self, busy: Callable[[], bool]) -> None:
-        """Have the persistent tiers write block files around the page cache while
-        ``busy()`` says fetching needs the CPU (``DirectoryTier.write_direct_while``)."""
-        for tier in self._persistent:
-            if tier.accepts_blocks:  # not a daemon's tier that a client reads directly
-                tier.write_direct_while(busy)
-
     def _promote(self, key: str) -> bytes | None:
         """The whole block from a tier below the fastest, copied up (a hit there moves it)."""
         for tier in self.tiers[1:]:
@@ -109,18 +118,6 @@ class TieredBlockCache:
         """Insert into the memory tier (if any)."""
         if self._memory is not None:
             self._settle(self._memory, self._memory.put(key, data))
-
-    def on_memory_reread(self, move_later: Callable[[str], None]) -> None:
-        """Have ``move_later(key)`` called when a block of the memory tier is read again
-        a while after it arrived (see ``MemoryTier``): it should run
-        ``move_to_huge_pages(key)`` off the reader's path."""
-        if self._memory is not None:
-            self._memory.on_reread = move_later
-
-    def move_to_huge_pages(self, key: str) -> None:
-        """Move ``key``'s memory copy into huge pages (see ``MemoryTier``)."""
-        if self._memory is not None:
-            self._memory.move_to_huge_pages(key)
 
     def in_memory(self, key: str) -> bool:
         return self._memory is not None and self._memory.contains(key)

@@ -1,20 +1,9 @@
 """Storing fetched blocks in the tiers off the reader's path, with bounded memory.
 
-A reader that fetched a block has its bytes; copying them into the memory tier and
-writing them to the ssd tier (checksums, a file, an index transaction) need not delay it.
-Two background threads do the work, each in order:
-
-- ``submit``: what must happen soon (the memory-tier copy, which the next reader hits);
-  callers wait only while more than ``max_pending_bytes`` are queued, so a fast cold
-  read of a huge file never holds more than that in memory;
-- ``defer``: what may wait for a quiet moment (the ssd write). It waits while ``busy()``
-  says fetching is under way, at most ``MAX_DEFER_SECONDS`` (other processes sharing the
-  directory wait for it too), until ``max_deferred_bytes`` have piled up (then callers
-  wait for room, as for ``submit``: the writes set the pace of a long cold read), or
-  until a ``drain``. On a 2-core machine, writing a block file cost the cold reader as much CPU
-  as fetching it (new page-cache pages are expensive on a VM); deferred, a cold
-  sequential read ran at 1.3x direct s3fs instead of 0.9-1.1x, and the files are
-  written right after. The deferred work holds what the memory tier holds anyway.
+Two background threads, each in order: ``submit`` for what must happen soon (the
+memory-tier copy the next reader hits), ``defer`` for what may wait until fetching is
+quiet (``FetchActivity``: the ssd write, whose CPU a cold reader would otherwise share).
+Callers wait while a queue holds more than its bound of bytes.
 """
 
 from __future__ import annotations
@@ -26,18 +15,19 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from tierfs.cache.fetch_activity import FetchActivity
+
 logger = logging.getLogger(__name__)
 
-_BUSY_POLL_SECONDS = 0.01
-MAX_DEFER_SECONDS = 1.0
 _SOON, _QUIET = "soon", "quiet"  # the two queues: see the module docstring
 
 
 class WriteBehind:
-    def __init__(self, max_pending_bytes: int, max_deferred_bytes: int = 0,
-                 busy: Callable[[], bool] = lambda: False):
+    def __init__(self, max_pending_bytes: int, max_deferred_bytes: int, activity: FetchActivity):
+        """``defer`` waits while ``activity`` is busy, unless ``max_deferred_bytes`` wait
+        (then callers wait for room, as for ``submit``: the writes set a long read's pace)."""
         self._bounds = {_SOON: max_pending_bytes, _QUIET: max_deferred_bytes}
-        self._busy = busy
+        self._activity = activity
         self._start_process_state()
 
     def _start_process_state(self) -> None:
@@ -93,10 +83,9 @@ class WriteBehind:
 
     def _run(self, queue: str, size: int, store: Callable[[], None], queued_at: float) -> None:
         with self._changed:
-            while (queue == _QUIET and self._busy() and not self._draining
-                   and not self._full[_QUIET]
-                   and time.monotonic() - queued_at < MAX_DEFER_SECONDS):
-                self._changed.wait(_BUSY_POLL_SECONDS)
+            while (queue == _QUIET and not self._draining and not self._full[_QUIET]
+                   and self._activity.should_wait(queued_at)):
+                self._changed.wait(self._activity.poll_seconds)
         try:
             store()
         except Exception:  # noqa: BLE001 - the cache is an optimisation; the read succeeded

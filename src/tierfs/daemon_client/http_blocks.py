@@ -163,8 +163,9 @@ class HttpBlocks:
 class HttpBlockTier:
     """A read-only view of everything the daemon caches, through ``HttpBlocks``."""
 
-    offers_views = False
     accepts_blocks = False
+    offers_views = False
+    activity = None  # read-only: no background work
     corrupt_blocks = 0
 
     def __init__(self, spec: TierSpec, blocks: HttpBlocks):

@@ -28,6 +28,7 @@ class ShortCircuitTier:
 
     accepts_blocks = False
     offers_views = False
+    activity = None  # read-only: no background work
 
     def __init__(self, spec: TierSpec, reporter: HitReporter, files: BlockFiles | None = None):
         """``files`` reads the blocks; by default those in the directory ``spec.path``."""

@@ -1,0 +1,101 @@
+"""Whether the cache is fetching from the under store: the signal background disk work obeys.
+
+One per cache, handed to its tiers and its write-behind queues when they are built and
+shared by every block source of the cache (every mount of a daemon): directory tiers write
+around the page cache while it is busy; deferred stores and huge-page moves wait for quiet.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import weakref
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from time import monotonic
+
+from tierfs.cache.tuning import TUNING, Tuning
+
+logger = logging.getLogger(__name__)
+
+
+class FetchActivity:
+    def __init__(self, tuning: Tuning = TUNING):
+        """Busy while a fetch is under way and ``tuning.quiet_seconds`` after; work waits
+        for quiet ``tuning.max_quiet_wait_seconds`` at most (other processes sharing a
+        directory wait for it too)."""
+        self.quiet_seconds = tuning.quiet_seconds
+        self.max_wait_seconds = tuning.max_quiet_wait_seconds
+        self.poll_seconds = tuning.quiet_poll_seconds
+        self._start_process_state()
+        this = weakref.ref(self)
+        # the parent's fetches are not under way in a child (and its lock may be held)
+        os.register_at_fork(after_in_child=lambda: (activity := this()) and
+                            activity._start_process_state())
+
+    def _start_process_state(self) -> None:
+        self._fetches = 0
+        self._last_end = 0.0
+        self._changed = threading.Condition()
+        self._jobs = 0  # ``when_quiet`` jobs waiting or running
+        self._draining = 0
+        self._runner: ThreadPoolExecutor | None = None
+
+    @contextmanager
+    def fetching(self) -> Iterator[None]:
+        """Around a fetch from the under store."""
+        with self._changed:
+            self._fetches += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._fetches -= 1
+                self._last_end = monotonic()
+
+    def busy(self) -> bool:
+        """Whether a fetch is under way, or paused for less than a gap between reads."""
+        return self._fetches > 0 or monotonic() - self._last_end < self.quiet_seconds
+
+    def should_wait(self, since: float) -> bool:
+        """Whether work queued at ``since`` (``time.monotonic``) should wait for quiet."""
+        return self.busy() and monotonic() - since < self.max_wait_seconds
+
+    def when_quiet(self, job: Callable[[], None]) -> None:
+        """Run ``job``, which holds no memory of its own, in the background once quiet."""
+        with self._changed:
+            if self._runner is None:
+                self._runner = ThreadPoolExecutor(1, thread_name_prefix="tierfs-quiet")
+            self._jobs += 1
+        try:
+            self._runner.submit(self._run, job, monotonic())
+        except RuntimeError:  # the interpreter is exiting: the job will never run
+            self._finished()
+
+    def _run(self, job: Callable[[], None], since: float) -> None:
+        with self._changed:
+            while not self._draining and self.should_wait(since):
+                self._changed.wait(self.poll_seconds)
+        try:
+            job()
+        except Exception:  # noqa: BLE001 - background tuning; reads do not depend on it
+            logger.exception("background work after fetching failed")
+        finally:
+            self._finished()
+
+    def _finished(self) -> None:
+        with self._changed:
+            self._jobs -= 1
+            self._changed.notify_all()
+
+    def drain(self, timeout: float | None = None) -> bool:
+        """Run every ``when_quiet`` job now, quiet or not, and wait until they are done."""
+        with self._changed:
+            self._draining += 1
+            self._changed.notify_all()
+            try:
+                return self._changed.wait_for(lambda: not self._jobs, timeout)
+            finally:
+                self._draining -= 1
