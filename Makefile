@@ -11,8 +11,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# A guided tour on an embedded SeaweedFS: a section per capability, a one-screen summary,
+# and demo-report/index.html with its plots.
 demo: $(STAMP)
-	$(VENV)/bin/tierfs-bench read --json demo-read.json
+	$(VENV)/bin/tierfs-bench demo --out demo-report
 
 # Headless Chromium renders the daemon's status page in the tests (Debian package, as root).
 system-deps:

@@ -15,7 +15,7 @@ import sys
 from tierfs.sizes import parse_size
 
 # module names under tierfs_bench
-_SCENARIOS: list[str] = ["read", "writecache", "daemon_load", "ec", "shuffle", "engines"]
+_SCENARIOS: list[str] = ["read", "writecache", "daemon_load", "ec", "shuffle", "engines", "demo"]
 
 
 def size_arg(text: str) -> int:

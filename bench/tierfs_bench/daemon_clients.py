@@ -44,6 +44,7 @@ class ClientResult:
     errors: int  # reads that raised or came back short
     wrong: int  # reads whose bytes differ from the reference
     under_store_bytes: int  # fetched by this client's own filesystem during its reads
+    fetched_to_open: int = 0  # and before them: opening the file, one read to open connections
 
 
 def _drop_to(uid: int, options: dict, path: str) -> None:
@@ -99,14 +100,19 @@ def _timed_reads(options: dict, path: str, reference: str, job: Job, seed: int,
                 errors += len(data) != len(want)
                 wrong += data != want
         ended = time.time()
-    return ClientResult(started, ended, latencies, errors, wrong, _fetched(fs) - fetched_before)
+    return ClientResult(started, ended, latencies, errors, wrong, _fetched(fs) - fetched_before,
+                        fetched_before)
 
 
 def run_clients(options: dict, path: str, reference: str, clients: int, job: Job,
-                seed: int, run_as: int | None) -> tuple[float, list[ClientResult]]:
-    """Wall time from the first client's start to the last one's end, and every result."""
+                seed: int, run_as: int | None, start_method: str = "spawn",
+                ) -> tuple[float, list[ClientResult]]:
+    """Wall time from the first client's start to the last one's end, and every result.
+    ``start_method``: "forkserver" starts clients faster once its server imported tierfs."""
     # forked clients can drop to another user: the venv's Python may not be theirs to start
-    context = multiprocessing.get_context("fork" if run_as is not None else "spawn")
+    context = multiprocessing.get_context("fork" if run_as is not None else start_method)
+    if start_method == "forkserver":
+        context.set_forkserver_preload(["tierfs_bench.daemon_clients", "tierfs.fs", "s3fs"])
     barrier = context.Barrier(clients)
     results = context.Queue()
     workers = [

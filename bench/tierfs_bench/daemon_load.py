@@ -104,7 +104,7 @@ def measure(storage_options: dict, bucket: str, workdir: Path, settings: Setting
         s3.mkdir(bucket)
     path, reference = f"{bucket}/warm.bin", workdir / "warm.reference"
     write_random_file(s3, path, reference, settings.file_size)
-    daemon = _start_daemon(storage_options, bucket, workdir, sockets)
+    daemon = start_daemon(storage_options, bucket, workdir, sockets)
     stack.callback(daemon.stop)
     target = {"target_protocol": "s3", "target_options": storage_options}
     variants = {
@@ -254,8 +254,9 @@ def checks(report: Report) -> list[dict]:
     return result
 
 
-def _start_daemon(storage_options: dict, bucket: str, workdir: Path,
-                  sockets: Path) -> DaemonProcess:
+def start_daemon(storage_options: dict, bucket: str, workdir: Path,
+                 sockets: Path) -> DaemonProcess:
+    """A daemon process mounting ``bucket``, with the tiers every cache here is filled through."""
     port = free_ports(1)[0]
     config = workdir / "daemon.toml"
     config.write_text(render_config({
