@@ -1,12 +1,7 @@
 """``tierfs-bench daemon``: client processes reading warm data, with and without the daemon.
 
-Every variant runs the same jobs with 1 and with N client processes at once: random 64 KiB
-reads and a sequential pass in 4 MiB reads over one file of random bytes, every read
-compared with a local copy. Compared: (a) each process's own cache over one shared ssd
-tier, (b) the daemon with short-circuit reads, (c) clients of another UID reading the
-descriptors it passes, (d) the daemon over HTTP only. Both caches are filled by the same
-code (a memory + ssd tier pair, drained), variants take turns first, and warm runs must
-fetch nothing.
+Each process's own cache, the daemon (short-circuit, passed descriptors, HTTP), filled
+the same way, taking turns, every read's bytes checked and every fetch counted.
 """
 
 from __future__ import annotations

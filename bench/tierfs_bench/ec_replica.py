@@ -1,9 +1,7 @@
 """The three-replica baseline: the HDFS write model over the same nodes as the EC store.
 
-A file is cut into blocks; each block goes to 3 nodes at once, placed so every node holds
-the same number of blocks (at most one apart), each node with its own upload stream as
-each ecfs fragment has. Reads take each block from its first reachable replica; failed
-nodes are asked last, as HDFS's reader keeps a dead-node list.
+Every node holds the same number of blocks and has its own upload stream, as each ecfs
+fragment has; reads ask failed nodes last, as HDFS's dead-node list does.
 """
 
 from __future__ import annotations

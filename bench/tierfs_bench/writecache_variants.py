@@ -84,10 +84,7 @@ def direct(model_of: Callable[[Setup], DeviceModel]):
 def write_back(setup: Setup, files: Files) -> Timing:
     """Writers write into a WriteBackBuffer on the SSD-class device; it uploads to disk-class.
 
-    The buffer works with os calls, below any fsspec API, so its SSD time is charged here,
-    one request per fsync, read or unlink: per acknowledged file two (its bytes, its journal
-    record) and one per ``BLOB_BATCH`` files (the blobs/ directory); per upload three (the
-    read of its bytes, the fsync of its done record, the unlink of its blob).
+    Its os-level I/O is charged here, a request per fsync, read or unlink (see the notes).
     """
     run_id = uuid.uuid4().hex
     root = setup.target_root / run_id
