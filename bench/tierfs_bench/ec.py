@@ -303,7 +303,7 @@ def _describe(report: Report, args: argparse.Namespace, capped_ok: bool) -> None
     checks = _checks(report)
     report.meta["checks"] = checks
     notes += ["", "checks (issue 3):"] + [
-        f"  {'PASS' if c['passed'] else 'FAIL' if c['passed'] is False else 'n/a '} "
+        f"  {'PASS' if c['passed'] else 'FAIL' if c['passed'] is False else 'info'} "
         f"{c['name']}: {c['value']}" for c in checks]
     notes += ["", "codec rows: each pass encodes (or decodes with fragments 0 and 1 lost) "
               "64 distinct stripes cycled from 64 MiB of random input, with the writer's copy "
@@ -374,7 +374,7 @@ def _checks(report: Report) -> list[dict]:
             checks.append({
                 "name": f"[{label}] {name}" + (f" >= {target}" if target else " (reported)"),
                 "value": "-" if value is None else f"{value:.2f}",
-                "passed": None if target is None or value is None else value >= target,
+                "passed": None if target is None else value is not None and value >= target,
             })
         seaweed_ratio = ratio(EC, "write", SEAWEED, "write")
         if seaweed_ratio is not None:

@@ -6,9 +6,10 @@ from collections import Counter
 
 import pytest
 
+from tierfs_bench.ec import _checks
 from tierfs_bench.ec_codec import DECODE, ENCODE, measure_codec
 from tierfs_bench.ec_replica import REPLICAS, ReplicatedStore, replica_nodes
-from tierfs_bench.report import Report
+from tierfs_bench.report import Measurement, Report
 
 NODES = [f"rep{i}" for i in range(6)]
 MiB = 2**20
@@ -49,3 +50,16 @@ def test_codec_rows_cover_one_core_and_every_core_on_fresh_stripes():
     assert len(many) in (0, 2)  # two rows on a machine with more than one core
     for m in report.measurements:
         assert m.mb_per_s > 0 and len(m.seconds) == 1
+
+
+def test_an_ec_check_whose_baseline_is_missing_fails():
+    report = Report("ec", meta={"models": ["uncapped"], "seaweed_002": None})
+    report.add(Measurement(ENCODE, "codec, one core", 2 * 10**9, [1.0]))
+    report.add(Measurement("ec 4+2", "read healthy [uncapped]", 100, [1.0]))  # no plain copy
+    report.add(Measurement("ec 4+2", "write [uncapped]", 100, [1.0],
+                           extra={"stored_per_logical": 1.5}))
+
+    verdicts = {c["name"]: c["passed"] for c in _checks(report)}
+
+    assert verdicts["[uncapped] EC healthy read / plain copy read >= 0.9"] is False
+    assert verdicts["[uncapped] EC write / 3-replica write (reported)"] is None
