@@ -13,7 +13,7 @@ import io
 import obstore
 from obstore.store import S3Store
 
-from tierfs.cache.obstore_fetcher import translate_s3_options
+from tierfs.cache import translate_s3_options
 from tierfs_bench.read_data import DataSet
 from tierfs_bench.read_variants import SEQUENTIAL, Reader
 

@@ -46,7 +46,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tierfs.cache.config import DEFAULTS, TierSpec, parse_tiers
+from tierfs.cache import DEFAULTS, TierSpec, parse_tiers
 from tierfs.sizes import parse_size
 from tierfs_server.shuffle_store import ShuffleSettings
 

@@ -12,9 +12,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 
-from tierfs.cache.block_key import block_key
-from tierfs.cache.fetcher import BlockRequest, Fetcher
-from tierfs.cache.stats import CacheCounters
+from tierfs.cache import BlockRequest, CacheCounters, Fetcher, block_key
 from tierfs.daemon_client import DaemonUnavailable
 from tierfs.daemon_client.fetcher import block_address
 from tierfs_server.peers import PeerSet

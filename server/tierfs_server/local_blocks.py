@@ -15,10 +15,7 @@ import threading
 from collections import Counter
 from pathlib import Path
 
-from tierfs.cache.block_files import BlockFiles
-from tierfs.cache.block_format import CorruptBlock
-from tierfs.cache.stats import CacheCounters
-from tierfs.cache.tiered import TieredBlockCache
+from tierfs.cache import BlockFiles, CacheCounters, CorruptBlock, TieredBlockCache
 
 logger = logging.getLogger(__name__)
 

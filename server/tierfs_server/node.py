@@ -23,16 +23,16 @@ from fsspec.core import split_protocol
 from tierfs.cache import (
     BlockSource,
     CacheCounters,
+    Fetcher,
     ObjectChangedError,
     ObjectRef,
     RangeFetcher,
     TieredBlockCache,
+    block_key,
     build_tiers,
     object_version,
     store_identity,
 )
-from tierfs.cache.block_key import block_key
-from tierfs.cache.fetcher import Fetcher
 from tierfs.daemon_client.protocol import NODE_ID_FILE, BlockAddress
 from tierfs.metadata import MetadataCache
 from tierfs.private_paths import private_file
@@ -166,10 +166,7 @@ class CacheNode:
         for key, count in hits.items():
             if not isinstance(key, str) or isinstance(count, bool) or not isinstance(count, int):
                 raise ValueError("hits: expected {block key: count}")
-            for tier in self.cache.tiers:
-                touch = getattr(tier, "touch", None)
-                if touch is not None:
-                    touch(key)
+            self.cache.touch(key)
             counted += max(count, 0)
         self.counters.add("hits", counted)
         self.counters.add("short_circuit_hits", counted)
@@ -232,7 +229,4 @@ class CacheNode:
             mount.source.settle()
             if mount.buffer is not None:
                 mount.buffer.close()
-        for tier in self.cache.tiers:
-            flush = getattr(tier, "flush", None)
-            if flush is not None:
-                flush()
+        self.cache.flush()

@@ -26,14 +26,14 @@ from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
-from tierfs.cache.block_files import BlockFiles, read_block_file
+from tierfs.cache.block_file_tier import BlockFileTier
+from tierfs.cache.block_files import read_block_file
 from tierfs.cache.block_format import CorruptBlock, chunk_size_for, encode_header
 from tierfs.cache.block_key import is_block_key
 from tierfs.cache.config import TierSpec
 from tierfs.cache.direct_write import DirectWriter
 from tierfs.cache.eviction import order_by
 from tierfs.cache.fetch_activity import FetchActivity
-from tierfs.cache.resident import FileBlockView
 from tierfs.cache.tier import PutOutcome, PutResult, Victim
 from tierfs.private_paths import DIRECTORY_MODE, FILE_MODE, private_directory
 
@@ -55,14 +55,16 @@ INSERT OR IGNORE INTO usage (id, used) VALUES (0, 0);
 
 _INDEX = "index.sqlite3"
 
-class DirectoryTier:
+class DirectoryTier(BlockFileTier):
+    """The block-file tier of a directory this process owns (with others sharing it):
+    reads as ``BlockFileTier``, plus the shared index, writes and eviction."""
+
     accepts_blocks = True
     offers_views = True
 
     def __init__(self, spec: TierSpec, activity: FetchActivity):
         """Block files are written around the page cache while ``activity`` is busy
         (see ``direct_write``)."""
-        self.spec = spec
         self.activity = activity
         self.root = Path(spec.path)
         self._blocks = self.root / "blocks"
@@ -71,9 +73,8 @@ class DirectoryTier:
         private_directory(self._blocks)
         private_directory(self._staging)
         self._order = order_by(spec.eviction)
-        self._files = BlockFiles(self._blocks, self._drop_corrupt)
+        super().__init__(spec, self._blocks, self._record_access)
         self._writer = DirectWriter()
-        self.corrupt_blocks = 0
         self._open_process_state()
         self._remove_leftovers()
 
@@ -107,33 +108,11 @@ class DirectoryTier:
 
     # -- reads --
 
-    def _drop_corrupt(self, key: str, error: CorruptBlock) -> None:
+    def on_corrupt(self, key: str, error: CorruptBlock) -> None:
+        """A block failed its checks: counted, and dropped from this directory."""
         logger.warning("dropping corrupt cached block %s in %s: %s", key, self.root, error)
         self.corrupt_blocks += 1
         self.remove(key)
-
-    def get(self, key: str, start: int, end: int | None) -> memoryview | None:
-        view = self._files.read(key, start, end)
-        if view is not None:
-            self._record_access(key)
-        return view
-
-    def read_into(self, key: str, start: int, end: int, dest: memoryview) -> bool:
-        found = self._files.read_into(key, start, end, dest)
-        if found:
-            self._record_access(key)
-        return found
-
-    def view(self, key: str) -> FileBlockView | None:
-        """A view of block ``key`` for the warm fast path (see ``BlockFiles.view``)."""
-        return self._files.view(key, partial(self._record_access, key))
-
-    def get_block(self, key: str) -> bytes | None:
-        view = self.get(key, 0, None)
-        return None if view is None else view.obj
-
-    def contains(self, key: str) -> bool:
-        return self._files.exists(key)
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -180,7 +159,7 @@ class DirectoryTier:
     # -- writes --
 
     def put(self, key: str, data: bytes) -> PutOutcome:
-        final = self._files.path(key)
+        final = self.files.path(key)
         header = encode_header(data, chunk_size_for(len(data)))
         size = len(header) + len(data)
         if size > self.spec.capacity:
@@ -222,10 +201,10 @@ class DirectoryTier:
             if freed >= needed:
                 break
             conn.execute("DELETE FROM blocks WHERE key = ?", (key,))
-            self._files.forget(key)
+            self.files.forget(key)
             staged = self._staging_name("v")
             try:
-                os.rename(self._files.path(key), staged)
+                os.rename(self.files.path(key), staged)
                 victims.append(Victim(key, read=partial(read_block_file, staged),
                                       release=partial(staged.unlink, missing_ok=True)))
             except FileNotFoundError:
@@ -246,8 +225,8 @@ class DirectoryTier:
             if row:
                 conn.execute("DELETE FROM blocks WHERE key = ?", (key,))
                 conn.execute("UPDATE usage SET used = used - ?", (row[0],))
-            self._files.forget(key)
-            self._files.path(key).unlink(missing_ok=True)
+            self.files.forget(key)
+            self.files.path(key).unlink(missing_ok=True)
         return row is not None
 
     # -- housekeeping --
@@ -265,9 +244,9 @@ class DirectoryTier:
             conn.execute("DELETE FROM blocks")
             conn.execute("UPDATE usage SET used = 0")
             self._pending_access.clear()
-            self._files.forget_all()
+            self.files.forget_all()
             for key in keys:
-                self._files.path(key).unlink(missing_ok=True)
+                self.files.path(key).unlink(missing_ok=True)
 
     def _remove_leftovers(self) -> None:
         """Delete what crashed processes left: staging files of dead pids, unindexed blocks."""

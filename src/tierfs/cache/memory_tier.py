@@ -16,17 +16,18 @@ from tierfs.cache.eviction import EntryStats, sort_key
 from tierfs.cache.fetch_activity import FetchActivity
 from tierfs.cache.huge_pages import huge_page_copy, worth_moving
 from tierfs.cache.resident import MemoryBlockView
-from tierfs.cache.tier import PutOutcome, PutResult, Victim
+from tierfs.cache.tier import PutOutcome, PutResult, Tier, Victim
 
 REREAD_SECONDS = 0.25
 
 
-class MemoryTier:
+class MemoryTier(Tier):
     """Lock order: the tier lock is a leaf; nothing is called while holding it. It guards
     insertion and eviction; hits read the dicts without it (see ``get``)."""
 
     accepts_blocks = True
     offers_views = True
+    corrupt_blocks = 0  # process memory is not what checksums guard
 
     def __init__(self, spec: TierSpec, activity: FetchActivity):
         """Blocks read again a while after they arrived move into huge pages once

@@ -40,12 +40,16 @@ class PutOutcome:
 
 
 class Tier(Protocol):
+    """A tier, its capabilities declared rather than probed. Tiers subclass it explicitly,
+    so the optional operations (``touch``, ``flush``) default to doing nothing."""
+
     spec: TierSpec
     accepts_blocks: bool  # False for read-only views (the daemon's tiers seen by a client)
-    offers_views: bool  # whether ``view`` can give views of its blocks
+    offers_views: bool  # whether ``view`` gives views of its blocks for the warm fast path
     activity: FetchActivity | None  # what its background work waits for (None: read-only)
+    corrupt_blocks: int  # blocks found corrupt here, dropped or (not ours) skipped
 
-    def get(self, key: str, start: int, end: int) -> memoryview | None:
+    def get(self, key: str, start: int, end: int | None) -> memoryview | None:
         """Verified bytes ``[start, end)`` of the block, or None if absent (or found corrupt)."""
 
     def get_block(self, key: str) -> bytes | None:
@@ -56,7 +60,7 @@ class Tier(Protocol):
 
     def view(self, key: str) -> BlockView | None:
         """A view of block ``key`` for the warm fast path (``tierfs.cache.resident``), or
-        None if absent; tiers whose ``offers_views`` is False are never asked."""
+        None if absent; asked only where ``offers_views``."""
 
     def contains(self, key: str) -> bool: ...
 
@@ -68,3 +72,11 @@ class Tier(Protocol):
         """(used bytes, number of blocks)."""
 
     def clear(self) -> None: ...
+
+    def touch(self, key: str) -> None:
+        """Count a hit made elsewhere (a client reading this tier's files directly)."""
+        return None
+
+    def flush(self) -> None:
+        """Write what is batched in memory (access times) now, say at shutdown."""
+        return None

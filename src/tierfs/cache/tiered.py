@@ -177,7 +177,17 @@ class TieredBlockCache:
         return stats
 
     def corrupt_blocks(self) -> int:
-        return sum(getattr(tier, "corrupt_blocks", 0) for tier in self.tiers)
+        return sum(tier.corrupt_blocks for tier in self.tiers)
+
+    def touch(self, key: str) -> None:
+        """Count a hit clients made on the tiers' files directly (for eviction order)."""
+        for tier in self.tiers:
+            tier.touch(key)
+
+    def flush(self) -> None:
+        """Write what the tiers batch in memory (access times) now, say at shutdown."""
+        for tier in self.tiers:
+            tier.flush()
 
     def clear(self) -> None:
         for tier in self.tiers:

@@ -12,17 +12,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from tierfs.cache.config import TierSpec
-from tierfs.cache.fetcher import RangeFetcher
-from tierfs.cache.stats import CacheCounters
-from tierfs.cache.tier import Tier
-from tierfs.cache.tiered import build_tiers
+from tierfs.cache import CacheCounters, RangeFetcher, Tier, TierSpec, build_tiers
 from tierfs.daemon_client.client import DaemonClient, DaemonUnavailable
 from tierfs.daemon_client.descriptors import DescriptorTier
 from tierfs.daemon_client.fetcher import FALLBACKS, DaemonFetcher
 from tierfs.daemon_client.hit_reports import HitReporter
 from tierfs.daemon_client.http_blocks import HttpBlocks, HttpBlockTier
-from tierfs.daemon_client.short_circuit import ShortCircuitTier
+from tierfs.daemon_client.short_circuit import short_circuit_tier
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +69,8 @@ def _views(address: str, description: dict, client: DaemonClient, token: str | N
     if short_circuit:
         reporter = HitReporter(client)
         views = [view for tier in description["tiers"]
-                 if (view := ShortCircuitTier.if_visible(tier, description["node_id"],
-                                                         reporter)) is not None]
+                 if (view := short_circuit_tier(tier, description["node_id"],
+                                                reporter)) is not None]
         if views:
             return views
         if description.get("fd_socket"):

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from fsspec.asyn import get_loop, sync
 
-from tierfs.cache.fetcher import ObjectChangedError
+from tierfs.cache import ObjectChangedError
 from tierfs.daemon_client import protocol
 from tierfs.daemon_client.protocol import BlockAddress
 

@@ -19,15 +19,12 @@ import os
 import socket
 import threading
 import time
-from functools import partial
 from pathlib import Path
 
-from tierfs.cache.block_files import BlockFiles
-from tierfs.cache.config import TierSpec
+from tierfs.cache import BlockFileTier, TierSpec
 from tierfs.daemon_client import descriptor_protocol as wire
 from tierfs.daemon_client.hit_reports import HitReporter
 from tierfs.daemon_client.protocol import TOKEN_ENV
-from tierfs.daemon_client.short_circuit import ShortCircuitTier
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +113,7 @@ class DescriptorClient:
                 self._drop()
 
 
-class DescriptorTier(ShortCircuitTier):
+class DescriptorTier(BlockFileTier):
     """A read-only view of the daemon's persistent tiers through passed descriptors."""
 
     offers_views = True
@@ -126,8 +123,7 @@ class DescriptorTier(ShortCircuitTier):
         self._inline: dict[str, bytes] = {}
         self._swept = time.monotonic()
         self._down_until = 0.0
-        files = BlockFiles(Path(client.path), self._note_corrupt, opener=self._open)
-        super().__init__(spec, reporter, files)
+        super().__init__(spec, Path(client.path), reporter.hit, opener=self._open)
 
     @classmethod
     def if_admitted(cls, path: str, node_id: str, token: str | None, tiers: list[dict],
@@ -152,7 +148,7 @@ class DescriptorTier(ShortCircuitTier):
         now = time.monotonic()
         if now - self._swept >= _SWEEP_SECONDS:
             self._swept = now
-            self._files.forget_unlinked()
+            self.files.forget_unlinked()
         if now < self._down_until:
             return None
         try:
@@ -174,30 +170,26 @@ class DescriptorTier(ShortCircuitTier):
         return self._inline.pop(key, None)
 
     def get(self, key: str, start: int, end: int | None):
-        view = self._files.read(key, start, end)
+        view = self.files.read(key, start, end)
         if view is None:
             data = self._inline_block(key)
             if data is None:
                 return None
             view = memoryview(data)[start:end]
-        self._reporter.hit(key)
+        self._on_hit(key, 1)
         return view
 
     def read_into(self, key: str, start: int, end: int, dest: memoryview) -> bool:
-        if not self._files.read_into(key, start, end, dest):
+        if not self.files.read_into(key, start, end, dest):
             data = self._inline_block(key)
             if data is None:
                 return False
             dest[:] = memoryview(data)[start:end]
-        self._reporter.hit(key)
+        self._on_hit(key, 1)
         return True
 
-    def view(self, key: str):
-        """A view of the block for the warm fast path (warm reads skip the layers)."""
-        return self._files.view(key, partial(self._reporter.hit, key))
-
     def contains(self, key: str) -> bool:
-        return self._files.length(key) is not None
+        return self.files.length(key) is not None
 
     def clear(self) -> None:
         super().clear()

@@ -11,8 +11,7 @@ from __future__ import annotations
 import logging
 import time
 
-from tierfs.cache.fetcher import BlockRequest, RangeFetcher
-from tierfs.cache.stats import CacheCounters
+from tierfs.cache import BlockRequest, CacheCounters, RangeFetcher
 from tierfs.daemon_client.client import DaemonClient, DaemonUnavailable
 from tierfs.daemon_client.protocol import BlockAddress
 

@@ -18,8 +18,7 @@ import ssl
 import threading
 from urllib.parse import urlsplit
 
-from tierfs.cache.config import TierSpec
-from tierfs.cache.tier import PutOutcome, PutResult
+from tierfs.cache import PutOutcome, PutResult, Tier, TierSpec
 from tierfs.daemon_client.protocol import BLOCK_RANGE, TOKEN_ENV
 
 logger = logging.getLogger(__name__)
@@ -160,7 +159,7 @@ class HttpBlocks:
         return None
 
 
-class HttpBlockTier:
+class HttpBlockTier(Tier):
     """A read-only view of everything the daemon caches, through ``HttpBlocks``."""
 
     accepts_blocks = False
