@@ -113,21 +113,25 @@ class Catalog:
                 target.mark_down(error)
                 failures[target.url] = str(error)
         if len(failures) > self.m:
-            self.remove(manifest.path, written)
-            raise ECWriteError(manifest.path, failures, self.m)
+            left_on = self.remove(manifest.path, written)
+            raise ECWriteError(manifest.path, failures, self.m, left_on)
 
-    def remove(self, path: str, targets: list[Target] | None = None) -> None:
-        """Delete the manifest copies of ``path`` (on every target unless told which)."""
+    def remove(self, path: str, targets: list[Target] | None = None) -> tuple[str, ...]:
+        """Delete the manifest copies of ``path`` (on every target unless told which); the
+        urls of the targets whose copy could not be removed."""
 
         def delete(target: Target) -> None:
             target.remove_manifest(path)
 
+        left_on = []
         for target, _, error in call_on_targets(
             self.pool, delete, self.targets if targets is None else targets
         ):
             if error is not None and not is_missing(error):
                 logger.warning("ecfs: could not remove manifest of %s on %s: %s",
                                path, target.url, error)
+                left_on.append(target.url)
+        return tuple(left_on)
 
     def list_dir(self, path: str) -> dict[str, str]:
         """Logical children of directory ``path`` seen on any target: name -> file|directory."""

@@ -31,14 +31,20 @@ class FragmentsUnavailableError(ECError):
 
 
 class ECWriteError(ECError):
-    """A write could not place enough fragments or manifest copies; nothing was published."""
+    """A write could not place enough fragments or manifest copies; nothing was published,
+    unless manifest copies could not be taken back (``left_on``): the file, whole, may then
+    appear once those targets answer."""
 
-    def __init__(self, path: str, failures: dict[str, str], allowed: int):
+    def __init__(self, path: str, failures: dict[str, str], allowed: int,
+                 left_on: tuple[str, ...] = ()):
         self.path = path
         self.failures = dict(sorted(failures.items()))
+        self.left_on = left_on
+        outcome = (f"manifest copies on {', '.join(left_on)} could not be removed, so the "
+                   "whole file may appear" if left_on else "the file was not published")
         super().__init__(
             f"ecfs: writing {path!r} failed on {len(self.failures)} targets (at most {allowed} "
-            f"may fail); the file was not published: {_joined(failures)}"
+            f"may fail); {outcome}: {_joined(failures)}"
         )
 
 

@@ -168,6 +168,10 @@ class StripeWriter:
         try:
             previous = self.catalog.load(self.path)
             self.catalog.publish(manifest, self.placement)
+        except ECWriteError as error:
+            if not error.left_on:  # a copy that stays must find its fragments
+                self._remove_fragments()
+            raise
         except Exception:
             self._remove_fragments()
             raise
