@@ -12,6 +12,7 @@ import json
 import os
 import sys
 
+from tierfs.cache import limit_malloc_arenas
 from tierfs.daemon_client import DaemonClient
 from tierfs.daemon_client.protocol import DAEMON_ENV
 
@@ -36,6 +37,7 @@ def run_daemon(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"tierfs daemon: bad configuration: {error}", file=sys.stderr)
         return 2
+    limit_malloc_arenas()  # the daemon's process is its own: blocks reuse one arena
     asyncio.run(serve(config))
     return 0
 

@@ -21,6 +21,7 @@ import fsspec
 from fsspec.core import split_protocol
 
 from tierfs.cache import (
+    TUNING,
     BlockSource,
     CacheCounters,
     Fetcher,
@@ -116,7 +117,8 @@ class CacheNode:
 
         def fetcher_for(mount: MountRuntime) -> Fetcher:
             fetcher: Fetcher = TimedFetcher(
-                RangeFetcher(mount.fs, 16, self.counters), observe_under_store)
+                RangeFetcher(mount.fs, TUNING.fetch_concurrency, self.counters),
+                observe_under_store)
             if self.peers is not None:
                 fetcher = PeerFetcher(fetcher, self.peers, mount.name, config.block_size,
                                       self.counters)

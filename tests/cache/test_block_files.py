@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import pytest
 
-from tierfs.cache import block_files, block_format, block_handle
-from tierfs.cache.block_files import MAPPED_READ_LIMIT, BlockFiles
+from tierfs.cache import TUNING, block_files, block_format, block_handle
+from tierfs.cache.block_files import BlockFiles
 from tierfs.cache.block_format import chunk_size_for, encode_header
 from tierfs.cache.change_watch import EVERYTHING, ChangeWatch
 
@@ -87,8 +88,8 @@ def _mapped_keys(files: BlockFiles) -> set[str]:
 
 @pytest.fixture
 def large(tmp_path):
-    """A block well over MAPPED_READ_LIMIT, so small reads of it go through a mapping."""
-    data = os.urandom(4 * MAPPED_READ_LIMIT + 12345)
+    """A block well over the mapped read limit, so small reads of it go through a mapping."""
+    data = os.urandom(4 * TUNING.mapped_read_limit + 12345)
     path = _store_block(tmp_path, KEY, data)
     corrupt = []
     files = BlockFiles(tmp_path, lambda key, error: corrupt.append((key, str(error))))
@@ -106,14 +107,14 @@ def test_small_reads_of_a_large_block_are_copied_from_a_mapping(large, monkeypat
     assert _mapped_keys(files) == {KEY}
     assert bytes(files.read(KEY, 0, None)) == data  # every chunk checked
     monkeypatch.setattr(os, "preadv", None)  # the warm small reads must not need it
-    for start in (0, 5, MAPPED_READ_LIMIT - 7, len(data) - 4096):
+    for start in (0, 5, TUNING.mapped_read_limit - 7, len(data) - 4096):
         assert _read_into(files, start, start + 4096) == data[start:start + 4096]
     assert not corrupt
 
 
 def test_large_reads_do_not_map(large):
     files, _path, data, _corrupt = large
-    assert _read_into(files, 0, MAPPED_READ_LIMIT + 1) == data[:MAPPED_READ_LIMIT + 1]
+    assert _read_into(files, 0, TUNING.mapped_read_limit + 1) == data[:TUNING.mapped_read_limit + 1]
     assert bytes(files.read(KEY, 0, None)) == data
     assert _mapped_keys(files) == set()
     assert _read_into(files, 5, 105) == data[5:105]  # a small read maps it
@@ -152,15 +153,15 @@ def test_a_truncated_mapped_file_is_not_touched_through_its_mapping(large):
     tail = len(data) - 4096
     assert _read_into(files, tail, len(data)) == data[tail:]
     assert _mapped_keys(files) == {KEY}
-    os.truncate(path, path.stat().st_size - 3 * MAPPED_READ_LIMIT)  # pages of the mapping
+    os.truncate(path, path.stat().st_size - 3 * TUNING.mapped_read_limit)  # pages of the mapping
     assert _read_into(files, tail, len(data)) is None  # a copy would have raised SIGBUS
     assert corrupt
 
 
-def test_mappings_are_bounded(tmp_path, monkeypatch):
-    monkeypatch.setattr(block_files, "_MAPPED_BLOCKS", 3)
-    files = BlockFiles(tmp_path, lambda key, error: pytest.fail(f"{key}: {error}"))
-    blocks = {f"{n:02x}" * 16: os.urandom(2 * MAPPED_READ_LIMIT) for n in range(6)}
+def test_mappings_are_bounded(tmp_path):
+    files = BlockFiles(tmp_path, lambda key, error: pytest.fail(f"{key}: {error}"),
+                       tuning=replace(TUNING, mapped_blocks=3))
+    blocks = {f"{n:02x}" * 16: os.urandom(2 * TUNING.mapped_read_limit) for n in range(6)}
     for key, data in blocks.items():
         _store_block(tmp_path, key, data)
     for key, data in blocks.items():
@@ -209,7 +210,7 @@ def test_without_inotify_small_reads_check_the_state_and_still_catch_a_rewrite(
 
 def test_lost_change_events_forget_every_file(tmp_path, monkeypatch):
     files = BlockFiles(tmp_path, lambda key, error: pytest.fail(f"{key}: {error}"))
-    blocks = {f"{n:02x}" * 16: os.urandom(2 * MAPPED_READ_LIMIT) for n in (1, 2)}
+    blocks = {f"{n:02x}" * 16: os.urandom(2 * TUNING.mapped_read_limit) for n in (1, 2)}
     paths = [_store_block(tmp_path, key, data) for key, data in blocks.items()]
     for key in blocks:
         assert files.read_into(key, 0, 10, memoryview(bytearray(10)))

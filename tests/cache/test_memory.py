@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 
-from tierfs.cache import memory_tier
+from tierfs.cache import TUNING
 from tierfs.cache.config import TierSpec
 from tierfs.cache.fetch_activity import FetchActivity
 from tierfs.cache.huge_pages import HUGE_PAGE, huge_page_copy, worth_moving
@@ -47,10 +48,10 @@ def test_the_memory_tier_keeps_fetched_bytes_then_moves_them_to_huge_pages():
     assert tier.move_to_huge_pages("absent") is None
 
 
-def test_only_blocks_read_again_a_while_after_they_arrived_move_to_huge_pages(monkeypatch):
-    monkeypatch.setattr(memory_tier, "REREAD_SECONDS", 0.2)
+def test_only_blocks_read_again_a_while_after_they_arrived_move_to_huge_pages():
     activity = FetchActivity()
-    tier = MemoryTier(TierSpec("memory", 8 * HUGE_PAGE), activity)
+    tier = MemoryTier(TierSpec("memory", 8 * HUGE_PAGE), activity,
+                      replace(TUNING, reread_seconds=0.2))
     dest = memoryview(bytearray(10))
     tier.put("k", os.urandom(HUGE_PAGE))
     assert tier.read_into("k", 0, 10, dest) and tier.get("k", 0, 10) is not None

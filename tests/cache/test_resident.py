@@ -5,8 +5,8 @@ from __future__ import annotations
 import gc
 import os
 
-from tierfs.cache import block_files, resident
-from tierfs.cache.block_files import MAPPED_READ_LIMIT, BlockFiles
+from tierfs.cache import TUNING, resident
+from tierfs.cache.block_files import BlockFiles
 from tierfs.cache.block_format import chunk_size_for, encode_header
 from tierfs.cache.block_key import ObjectRef, block_key
 from tierfs.cache.config import TierSpec
@@ -110,7 +110,7 @@ def _read(view, lo: int, hi: int) -> bytes | None:
 
 
 def test_a_block_file_view_serves_only_checked_chunks_of_an_unchanged_file(tmp_path):
-    data = os.urandom(4 * MAPPED_READ_LIMIT)
+    data = os.urandom(4 * TUNING.mapped_read_limit)
     files, path = _block_files(tmp_path, data)
     touched = []
     assert files.view("ef" * 16, touched.append) is None  # no such file
@@ -127,7 +127,7 @@ def test_a_block_file_view_serves_only_checked_chunks_of_an_unchanged_file(tmp_p
 
 def test_a_block_file_view_reports_its_first_hit_at_once_and_later_ones_in_batches(
         tmp_path, monkeypatch):
-    data = os.urandom(4 * MAPPED_READ_LIMIT)
+    data = os.urandom(4 * TUNING.mapped_read_limit)
     files, _path = _block_files(tmp_path, data)
     assert files.read_into(KEY, 0, 100, memoryview(bytearray(100)))
     reported = []
@@ -137,13 +137,13 @@ def test_a_block_file_view_reports_its_first_hit_at_once_and_later_ones_in_batch
     for _ in range(5):
         assert _read(view, 5, 105) == data[5:105]
     assert reported == [1]  # the first hit at once; the next four wait
-    clock[0] += block_files._REPORT_SECONDS
+    clock[0] += TUNING.view_report_seconds
     assert _read(view, 5, 105) == data[5:105]
     assert reported == [1, 5]
 
 
 def test_a_block_file_view_reads_large_ranges_and_outlives_unmapping_safely(tmp_path):
-    data = os.urandom(4 * MAPPED_READ_LIMIT)
+    data = os.urandom(4 * TUNING.mapped_read_limit)
     files, _path = _block_files(tmp_path, data)
     assert bytes(files.read(KEY, 0, None)) == data  # every chunk checked
     assert files.read_into(KEY, 0, 100, memoryview(bytearray(100)))  # mapped

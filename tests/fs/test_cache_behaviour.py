@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.fs.conftest import BLOCK
-from tierfs.cache import memory_tier
-from tierfs.cache.block_files import MAPPED_READ_LIMIT
+from tierfs.cache import TUNING
 from tierfs.cache.huge_pages import HUGE_PAGE, worth_moving
 
 
@@ -157,7 +156,7 @@ def test_an_open_file_never_serves_a_block_rewritten_after_it_read_it(
         before = fs.cache_stats()
         assert before["hits"] == 2
         assert 1 in file._resident  # the next read asks the block's view alone
-        assert bool(file._resident[1].handle.mapped) == (block > MAPPED_READ_LIMIT)
+        assert bool(file._resident[1].handle.mapped) == (block > TUNING.mapped_read_limit)
         for victim in (tmp_path / "ssd" / "blocks").rglob("*"):
             if victim.is_file():
                 with open(victim, "r+b") as raw:
@@ -238,10 +237,9 @@ def test_a_view_of_a_block_evicted_from_memory_fails_and_is_replaced(
 
 
 def test_readers_sharing_views_read_right_bytes_while_blocks_are_evicted_and_moved(
-        make_tierfs, s3, bucket, tmp_path, monkeypatch):
+        make_tierfs, s3, bucket, tmp_path):
     """Views are read without locks by many threads while the tiers evict, promote and
     move blocks into huge pages under them: every read must still be exact."""
-    monkeypatch.setattr(memory_tier, "REREAD_SECONDS", 0.05)
     data = os.urandom(8 * BLOCK)
     s3.pipe(f"{bucket}/f", data)
     fs = make_tierfs(tiers=[
@@ -280,8 +278,7 @@ def test_readers_sharing_views_read_right_bytes_while_blocks_are_evicted_and_mov
 
 
 def test_blocks_read_again_later_move_into_huge_pages_and_streamed_ones_do_not(
-        make_tierfs, s3, bucket, monkeypatch):
-    monkeypatch.setattr(memory_tier, "REREAD_SECONDS", 0.3)
+        make_tierfs, s3, bucket):
     block = 2 * HUGE_PAGE
     data = os.urandom(3 * block)
     s3.pipe(f"{bucket}/f", data)
@@ -292,7 +289,7 @@ def test_blocks_read_again_later_move_into_huge_pages_and_streamed_ones_do_not(
     memory = fs.cache.tiers[0]
     keys = list(memory._blocks)
     assert len(keys) == 3 and all(worth_moving(memory.get_block(key)) for key in keys)
-    time.sleep(0.35)
+    time.sleep(TUNING.reread_seconds + 0.05)
     assert fs.cat_file(f"{bucket}/f", block + 5, block + 105) == data[block + 5:block + 105]
     fs.cache_stats()
     moved = [key for key in keys if not worth_moving(memory.get_block(key))]

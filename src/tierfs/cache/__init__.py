@@ -18,13 +18,13 @@ from tierfs.cache.obstore_fetcher import build_cold_fetcher, translate_s3_option
 from tierfs.cache.stats import CacheCounters
 from tierfs.cache.tier import PutOutcome, PutResult, Tier
 from tierfs.cache.tiered import TieredBlockCache, build_tiers
-
-limit_malloc_arenas()  # before fsspec's IO thread allocates blocks: see malloc_arenas
+from tierfs.cache.tuning import TUNING, Tuning
 
 __all__ = [
     "DEFAULTS", "BlockFileTier", "BlockFiles", "BlockRequest", "BlockSource", "CacheCounters",
     "CorruptBlock", "FetchActivity", "Fetcher", "ObjectChangedError", "ObjectRef",
-    "PutOutcome", "PutResult", "RangeFetcher", "Tier", "TierSpec", "TieredBlockCache",
-    "block_key", "build_cold_fetcher", "build_tiers", "object_version", "parse_tiers",
-    "store_identity", "translate_s3_options",
+    "PutOutcome", "PutResult", "RangeFetcher", "TUNING", "Tier", "TierSpec",
+    "TieredBlockCache", "Tuning", "block_key", "build_cold_fetcher", "build_tiers",
+    "limit_malloc_arenas", "object_version", "parse_tiers", "store_identity",
+    "translate_s3_options",
 ]

@@ -17,6 +17,7 @@ from tierfs.cache.block_format import CorruptBlock
 from tierfs.cache.config import TierSpec
 from tierfs.cache.resident import FileBlockView
 from tierfs.cache.tier import PutOutcome, PutResult, Tier
+from tierfs.cache.tuning import TUNING, Tuning
 
 logger = logging.getLogger(__name__)
 
@@ -27,11 +28,11 @@ class BlockFileTier(Tier):
     activity = None  # read-only: no background work
 
     def __init__(self, spec: TierSpec, blocks_dir: Path, on_hit: Callable[[str, int], None],
-                 opener: Callable[[str], int | None] | None = None):
+                 opener: Callable[[str], int | None] | None = None, tuning: Tuning = TUNING):
         """The block files in ``blocks_dir`` (or those ``opener`` gives descriptors of, see
         ``BlockFiles``); ``on_hit(key, count)`` hears of every hit."""
         self.spec = spec
-        self.files = BlockFiles(blocks_dir, self.on_corrupt, opener=opener)
+        self.files = BlockFiles(blocks_dir, self.on_corrupt, opener=opener, tuning=tuning)
         self._on_hit = on_hit
         self.corrupt_blocks = 0
 

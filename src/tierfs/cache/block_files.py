@@ -15,36 +15,38 @@ from __future__ import annotations
 
 import mmap
 import os
-import resource
 import threading
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
+from tierfs.cache.after_fork import reset_after_fork
 from tierfs.cache.block_format import BlockHeader, CorruptBlock
 from tierfs.cache.block_handle import HEADER_READ, NOT_MAPPED, BlockHandle, KnownState, state_of
 from tierfs.cache.block_key import is_block_key
 from tierfs.cache.change_watch import EVERYTHING, ChangeWatch, open_change_watch
 from tierfs.cache.resident import FileBlockView
+from tierfs.cache.tuning import TUNING, Tuning
 
-_KNOWN_STATES = 4096  # parsed headers and checked chunks kept, open handle or not
-MAPPED_READ_LIMIT = 256 * 1024  # larger reads are a preadv (see docs/performance.md)
-_MAPPED_BLOCKS = 64  # mappings kept per directory: 256 MiB of 4 MiB blocks at most
-_REPORT_SECONDS = 1.0  # how often a block file's view reports its hits at most
+try:
+    import resource
+except ImportError:  # not a Unix: no descriptor limit to ask
+    resource = None
 
 
-def default_handle_budget() -> int:
-    """Descriptors one directory keeps open: enough that a data set of a few hundred blocks
-    read at random reopens nothing, at most an eighth of this process's file limit."""
+
+def handle_budget(wanted: int) -> int:
+    """Descriptors one directory keeps open: ``wanted``, at most an eighth of this process's
+    file limit (where the platform tells it)."""
+    if resource is None:
+        return wanted
     soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    return max(8, min(256, soft // 8)) if soft != resource.RLIM_INFINITY else 256
+    return max(8, min(wanted, soft // 8)) if soft != resource.RLIM_INFINITY else wanted
 
 
 class BlockFiles:
     def __init__(self, blocks_dir: Path, on_corrupt: Callable[[str, CorruptBlock], None],
-                 max_handles: int | None = None,
-                 opener: Callable[[str], int | None] | None = None):
+                 opener: Callable[[str], int | None] | None = None, tuning: Tuning = TUNING):
         """``opener(key)`` gives a new read-only descriptor of the file of ``key`` (or None
         if absent); by default it opens the file in ``blocks_dir``. A daemon's client
         that cannot see the directory gets its descriptors from the daemon instead."""
@@ -52,12 +54,14 @@ class BlockFiles:
         self._dir = os.fspath(blocks_dir)
         self._on_corrupt = on_corrupt
         self._open = opener or self._open_in_directory
-        self._max_handles = max_handles or default_handle_budget()
+        self._max_handles = handle_budget(tuning.max_handles)
+        self._known_states = tuning.known_states
+        self._mapped_read_limit = tuning.mapped_read_limit
+        self._mapped_blocks = tuning.mapped_blocks
+        self._report_seconds = tuning.view_report_seconds
         self._start_process_state()
-        this = weakref.ref(self)
         # the parent's table belongs to the parent (and its lock may be held at the fork)
-        os.register_at_fork(after_in_child=lambda: (files := this()) and
-                            files._start_process_state())
+        reset_after_fork(self, BlockFiles._start_process_state)
 
     def _start_process_state(self) -> None:
         self._lock = threading.Lock()
@@ -99,7 +103,7 @@ class BlockFiles:
         if fd is None:
             return None
         try:
-            handle = BlockHandle(fd, self._known_state(key, fd), MAPPED_READ_LIMIT)
+            handle = BlockHandle(fd, self._known_state(key, fd), self._mapped_read_limit)
         except CorruptBlock as error:
             os.close(fd)
             self._on_corrupt(key, error)
@@ -132,7 +136,7 @@ class BlockFiles:
         known = KnownState(state, BlockHeader(os.pread(fd, HEADER_READ, 0)))
         with self._lock:
             self._known[key] = known
-            while len(self._known) > _KNOWN_STATES:
+            while len(self._known) > self._known_states:
                 self._known.popitem(last=False)
         return known
 
@@ -165,7 +169,7 @@ class BlockFiles:
 
     def _map(self, key: str, handle: BlockHandle) -> None:
         """Map the file of a pinned handle for small reads of parts of it (a small block
-        read whole gains nothing), unmapping the oldest beyond ``_MAPPED_BLOCKS``. A handle
+        read whole gains nothing), unmapping the oldest beyond ``tuning.mapped_blocks``. A handle
         is mapped once: one that lost its mapping reads by ``preadv`` until it is opened
         again, so a working set beyond the bound does not map and unmap at every read.
 
@@ -174,7 +178,7 @@ class BlockFiles:
         later one in the watch."""
         mapped, watch_id = NOT_MAPPED, None
         watch = (self._change_watch()
-                 if handle.known.header.data_length > MAPPED_READ_LIMIT else None)
+                 if handle.known.header.data_length > self._mapped_read_limit else None)
         if watch is not None:
             watch_id = watch.watch(handle.fd, key)
             if watch_id is not None and state_of(handle.fd) == handle.known.state:
@@ -191,7 +195,7 @@ class BlockFiles:
                 return
             handle.mapped, handle.watch = mapped, watch_id
             self._mapped[key] = handle
-            while len(self._mapped) > _MAPPED_BLOCKS:
+            while len(self._mapped) > self._mapped_blocks:
                 self._unmap_locked(self._mapped.popitem(last=False)[1])
 
     def _apply_changes(self, watch: ChangeWatch) -> None:
@@ -314,7 +318,7 @@ class BlockFiles:
                 self._map(key, handle)
         finally:
             self._release(handle)
-        return FileBlockView(handle, self._watch, record, _REPORT_SECONDS)
+        return FileBlockView(handle, self._watch, record, self._report_seconds)
 
     def _read_checked(self, key: str, start: int, end: int | None,
                       dest: memoryview | None) -> memoryview | None:
@@ -349,7 +353,7 @@ class BlockFiles:
             if unchecked:
                 header.verify_segments(segments, lo)
                 known.checked |= chunks
-            if handle.mapped is None and end - start <= MAPPED_READ_LIMIT:
+            if handle.mapped is None and end - start <= self._mapped_read_limit:
                 self._map(key, handle)
         except CorruptBlock as error:
             self._fail(key, error)

@@ -17,9 +17,10 @@ from typing import NamedTuple
 
 from tierfs.cache.block_key import ObjectRef, block_key
 from tierfs.cache.fetcher import BlockRequest, Fetcher
-from tierfs.cache.resident import KEPT_TABLES, ResidentBlocks, ResidentTable
+from tierfs.cache.resident import ResidentBlocks, ResidentTable
 from tierfs.cache.single_flight import SingleFlight
 from tierfs.cache.tiered import TieredBlockCache
+from tierfs.cache.tuning import TUNING, Tuning
 from tierfs.cache.write_behind import WriteBehind
 
 logger = logging.getLogger(__name__)
@@ -58,18 +59,19 @@ def _union(known: Piece | None, piece: Piece) -> Piece:
 
 class BlockSource:
     def __init__(self, cache: TieredBlockCache, fetcher: Fetcher, block_size: int,
-                 prefetch_workers: int = 2, max_pending_store_bytes: int = 64 * 2**20):
+                 tuning: Tuning = TUNING):
         self.cache = cache
         # persisting waits for a quiet moment: as many bytes as the memory tier holds for
         # it anyway, at least as many as the stores that cannot wait
+        pending = tuning.max_pending_store_bytes
         self._write_behind = WriteBehind(
-            max_pending_store_bytes,
-            max(max_pending_store_bytes, cache.room_for_unpersisted()), cache.activity)
+            pending, max(pending, cache.room_for_unpersisted()), cache.activity)
         self.fetcher = fetcher
         self.block_size = block_size
         self.counters = cache.counters
-        self._resident = ResidentBlocks(cache.view_of_fastest, block_size, KEPT_TABLES)
-        self._prefetch_workers = prefetch_workers
+        self._resident = ResidentBlocks(cache.view_of_fastest, block_size,
+                                        tuning.resident_tables)
+        self._prefetch_workers = tuning.prefetch_workers
         self._start_process_state()
 
     def _start_process_state(self) -> None:
@@ -300,9 +302,8 @@ class BlockSource:
         """Fetch blocks ``first_block ..`` in the background unless cached or in flight.
 
         What is cached is checked here, on the reader's thread (a stat per new block of
-        the window): a warm sequential reader then wakes no prefetch thread at all. Waking
-        one for nothing cost 7% of a warm ssd read: each wake-up competes for the GIL
-        with the reader returning from its ``preadv``."""
+        the window): a warm sequential reader then wakes no prefetch thread at all, whose
+        wake-up would compete for the GIL with the reader."""
         if not self.cache.keeps_blocks:
             return
         self._check_process()

@@ -1,20 +1,10 @@
-"""Which open block files were changed in place: inotify, asked without a system call
-per file.
+"""Which open block files were changed in place: inotify, asked without a system call per file.
 
-A block file is never written after it is renamed into place, so anything that writes,
-truncates or unlinks one (another program, or another tierfs process evicting it) is a
-change its readers must see before they copy from it again. An ``fstat`` per read tells,
-at 1.4 us of a 10 us warm read; asking an inotify queue whether anything at all happened
-costs 0.3 us (an ``epoll`` wait of zero), and only a non-empty queue costs more.
-
-The kernel queues an event when a write, truncation or unlink has been done, before the
-call returns to the program that made it, so a read that asks after that call sees it.
-(Like an ``fstat`` before the copy, this cannot see a write still under way during the
-copy.) Each file is watched through ``/proc/self/fd``, so the watch is on the very inode
-this process opened, even if the name was given to another file meanwhile.
-
-Linux only; ``open_change_watch`` returns None elsewhere, or when the per-user limit on
-inotify instances is reached, and readers then compare ``fstat`` results as before.
+A block file is never written after it is renamed into place, so any write, truncation or
+unlink is a change its readers must see before they copy again; asking the queue whether
+anything happened is cheaper than an ``fstat`` per read. Each file is watched through
+``/proc/self/fd`` (the very inode this process opened). Linux only: ``open_change_watch``
+returns None elsewhere or past the per-user limit, and readers compare ``fstat`` results.
 """
 
 from __future__ import annotations
@@ -39,8 +29,8 @@ _IN_MOVE_SELF = 0x00000800
 _IN_IGNORED = 0x00008000  # the watch is gone (removed, or its file deleted)
 _IN_Q_OVERFLOW = 0x00004000  # events were lost: treat every file as changed
 _WATCHED = _IN_MODIFY | _IN_ATTRIB | _IN_DELETE_SELF | _IN_MOVE_SELF
-_IN_NONBLOCK = os.O_NONBLOCK
-_IN_CLOEXEC = os.O_CLOEXEC
+_IN_NONBLOCK = 0o4000  # Linux's O_NONBLOCK and O_CLOEXEC: inotify exists nowhere else
+_IN_CLOEXEC = 0o2000000
 _EVENT = struct.Struct("iIII")  # wd, mask, cookie, length of the name that follows
 EVERYTHING = object()  # what ``changes()`` gives when events were lost
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tierfs.cache.eviction import EVICTION_POLICIES
+from tierfs.cache.tuning import TUNING
 from tierfs.sizes import parse_size
 
 MEDIA = ("memory", "ssd", "disk")  # fastest first: tiers are sorted by this order
@@ -22,7 +23,7 @@ DEFAULTS = {
     "disk_capacity": "10GiB",
     "eviction": "lru",
     "metadata_ttl": 10.0,  # seconds an info/ls answer may be reused; 0 = always ask, -1 = forever
-    "fetch_concurrency": 8,  # concurrent ranged requests to the under store
+    "fetch_concurrency": TUNING.fetch_concurrency,  # concurrent ranged requests to the store
     "prefetch_blocks": 8,  # largest read-ahead window of a sequential reader, in blocks
     "cold_fetcher": "auto",  # missing blocks: obstore where the store is s3, else the target's
 }

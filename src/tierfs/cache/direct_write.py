@@ -1,45 +1,36 @@
 """Writing new block files around the page cache (``O_DIRECT``), where the filesystem allows.
 
-Why: on this VM a buffered 4 MiB write into fresh page-cache pages cost 6-13 ms of CPU
-(new pages are expensive for the guest), the same write with ``O_DIRECT`` 0.2-0.5 ms,
-and its wait for the device releases the GIL. During a long cold read that CPU was taken
-from fetching: 1 GiB read through a 256 MiB memory tier took 1.5x as long as direct s3fs
-with buffered block files, 1.2x with direct ones. A block file is read back through the
-page cache as usual, so its first read after the write comes from the device (where an
-ssd tier keeps its blocks anyway once they outgrow memory).
-
-``O_DIRECT`` wants an aligned buffer, length and offset, so the parts are copied into a
-reusable page-aligned buffer (a 4 MiB copy is a tenth of the buffered write's cost) and a
-tail shorter than a page is written through the page cache. Filesystems that refuse
-``O_DIRECT`` (some FUSE and network filesystems) get a plain buffered write.
-
-When nothing waits for the CPU (``direct=False``: the tier's fetching is quiet), a block
-file is written through the page cache after all. The page cache then holds it in 2 MiB
-folios, where readers that fill it leave 4 KiB ones for random reads: a warm random
-64 KiB copy from a mapping of the file took 3.5 us instead of 4.3 us (one TLB entry per
-2 MiB instead of one per page), and the first warm pass finds the block in memory.
+While fetching is busy, filling fresh page-cache pages costs the CPU a cold reader needs
+(docs/performance.md); once quiet, files go through the page cache, which then holds them
+in large folios. Filesystems (or platforms) without ``O_DIRECT`` get buffered writes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import mmap
 import os
 import threading
 from collections.abc import Sequence
 
+try:
+    import fcntl
+except ImportError:  # not a Unix: no O_DIRECT either, every write goes through the page cache
+    fcntl = None
+
 _ALIGN = 4096  # covers the logical block size of every device we expect
-_O_DIRECT = getattr(os, "O_DIRECT", 0)
+_O_DIRECT = getattr(os, "O_DIRECT", 0) if fcntl is not None else 0  # Linux only
 _REFUSED = {errno.EINVAL, errno.EOPNOTSUPP}  # how filesystems without O_DIRECT say so
-_KEPT_BUFFERS = 2  # writes usually come from one background thread; spares are freed
 
 
 class DirectWriter:
     """Creates files whose bytes skip the page cache; one per directory tier."""
 
-    def __init__(self):
+    def __init__(self, kept_buffers: int = 2):
+        """Up to ``kept_buffers`` aligned buffers are reused (writes usually come from one
+        background thread); spares beyond them are freed."""
+        self._kept_buffers = kept_buffers
         self._lock = threading.Lock()
         self._spare: list[mmap.mmap] = []
         self._direct = bool(_O_DIRECT)  # until the filesystem refuses it
@@ -88,7 +79,7 @@ class DirectWriter:
 
     def _give_back(self, buffer: mmap.mmap) -> None:
         with self._lock:
-            if len(self._spare) < _KEPT_BUFFERS:
+            if len(self._spare) < self._kept_buffers:
                 self._spare.append(buffer)
                 return
         buffer.close()

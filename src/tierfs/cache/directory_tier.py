@@ -35,13 +35,11 @@ from tierfs.cache.direct_write import DirectWriter
 from tierfs.cache.eviction import order_by
 from tierfs.cache.fetch_activity import FetchActivity
 from tierfs.cache.tier import PutOutcome, PutResult, Victim
+from tierfs.cache.tuning import TUNING, Tuning
 from tierfs.private_paths import DIRECTORY_MODE, FILE_MODE, private_directory
 
 logger = logging.getLogger(__name__)
 
-_ACCESS_FLUSH_COUNT = 256
-_ACCESS_FLUSH_SECONDS = 2.0
-_VICTIM_BATCH = 16
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS blocks (
@@ -62,7 +60,7 @@ class DirectoryTier(BlockFileTier):
     accepts_blocks = True
     offers_views = True
 
-    def __init__(self, spec: TierSpec, activity: FetchActivity):
+    def __init__(self, spec: TierSpec, activity: FetchActivity, tuning: Tuning = TUNING):
         """Block files are written around the page cache while ``activity`` is busy
         (see ``direct_write``)."""
         self.activity = activity
@@ -73,8 +71,11 @@ class DirectoryTier(BlockFileTier):
         private_directory(self._blocks)
         private_directory(self._staging)
         self._order = order_by(spec.eviction)
-        super().__init__(spec, self._blocks, self._record_access)
-        self._writer = DirectWriter()
+        super().__init__(spec, self._blocks, self._record_access, tuning=tuning)
+        self._writer = DirectWriter(tuning.direct_write_buffers)
+        self._flush_count = tuning.access_flush_count
+        self._flush_seconds = tuning.access_flush_seconds
+        self._victim_batch = tuning.victim_batch
         self._open_process_state()
         self._remove_leftovers()
 
@@ -136,8 +137,8 @@ class DirectoryTier(BlockFileTier):
         # key, or a flush, may go uncounted; access counts only order eviction
         pending = self._pending_access
         pending[key] = pending.get(key, 0) + hits
-        if (len(pending) >= _ACCESS_FLUSH_COUNT
-                or time.monotonic() - self._last_flush > _ACCESS_FLUSH_SECONDS):
+        if (len(pending) >= self._flush_count
+                or time.monotonic() - self._last_flush > self._flush_seconds):
             with self._lock, self._transaction() as conn:
                 self._flush_access(conn)
 
@@ -192,7 +193,7 @@ class DirectoryTier(BlockFileTier):
     def _evict_batch(self, conn: sqlite3.Connection, needed: int, victims: list[Victim]) -> int:
         """Remove coldest rows until ``needed`` bytes are freed; return the bytes freed."""
         rows = conn.execute(
-            f"SELECT key, size FROM blocks ORDER BY {self._order} LIMIT ?", (_VICTIM_BATCH,)
+            f"SELECT key, size FROM blocks ORDER BY {self._order} LIMIT ?", (self._victim_batch,)
         ).fetchall()
         if not rows:
             raise RuntimeError(f"{self.root}: usage is above capacity but the index is empty")

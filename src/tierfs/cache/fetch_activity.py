@@ -8,14 +8,13 @@ around the page cache while it is busy; deferred stores and huge-page moves wait
 from __future__ import annotations
 
 import logging
-import os
 import threading
-import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from time import monotonic
 
+from tierfs.cache.after_fork import reset_after_fork
 from tierfs.cache.tuning import TUNING, Tuning
 
 logger = logging.getLogger(__name__)
@@ -30,10 +29,8 @@ class FetchActivity:
         self.max_wait_seconds = tuning.max_quiet_wait_seconds
         self.poll_seconds = tuning.quiet_poll_seconds
         self._start_process_state()
-        this = weakref.ref(self)
         # the parent's fetches are not under way in a child (and its lock may be held)
-        os.register_at_fork(after_in_child=lambda: (activity := this()) and
-                            activity._start_process_state())
+        reset_after_fork(self, FetchActivity._start_process_state)
 
     def _start_process_state(self) -> None:
         self._fetches = 0

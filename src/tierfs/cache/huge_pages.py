@@ -1,14 +1,9 @@
 """Copies of blocks in anonymous memory the kernel may back with 2 MiB pages.
 
-Why: a 64 KiB read from the memory tier is one ``memcpy`` out of a 4 MiB block, and with
-4 KiB pages that copy walks 16 pages the TLB has never seen. The kernel's own page cache
-copy (what a local ``pread`` does) runs from large folios and was faster than our copy
-from a ``bytes`` object: on this machine 5.0 us per random 64 KiB from ``bytes`` against
-3.6 us from 2 MiB pages, next to 6.0 us for a ``pread``. Blocks are placed on a 2 MiB
-boundary and only their whole huge pages are advised, so resident memory stays exactly
-the block's length (the alignment slack is address space, never touched). Where the
-platform has no ``MADV_HUGEPAGE`` (or the block is smaller than one huge page) the copy
-is a plain ``bytes``.
+Copying a small range out of a block walks fewer TLB entries from huge pages
+(docs/performance.md). Blocks are placed on a 2 MiB boundary and only whole huge pages
+are advised, so resident memory stays the block's length; without ``MADV_HUGEPAGE`` (or
+for a block under one huge page) the copy is plain ``bytes``.
 """
 
 from __future__ import annotations

@@ -1,12 +1,9 @@
 """One glibc malloc arena for the process, so freed blocks are reused instead of hoarded.
 
-Blocks are megabytes each: fetched on fsspec's IO thread, stored by the write-behind
-thread, promoted on readers' threads, freed wherever eviction happens. glibc gives each
-thread its own arena and an arena keeps what is freed into it, so with the default of
-up to 8 arenas per core a process reading gigabytes through a 256 MiB memory tier was
-measured at 590-630 MiB peak RSS; with one arena, 386 MiB, and warm reads got faster
-(fewer page faults on reused memory). Small objects are unaffected (pymalloc). A user
-who sets ``MALLOC_ARENA_MAX`` keeps their choice.
+Blocks of megabytes are allocated and freed on many threads, and each thread's arena keeps
+what is freed into it (docs/performance.md). The daemon applies this at start; a library
+user opts in by calling ``limit_malloc_arenas``; ``MALLOC_ARENA_MAX`` in the environment
+always wins.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The memory tier: verified blocks as read-only buffers in this process, under a hard byte limit.
 
 Blocks are kept as they arrive (no copy) and served as memoryview slices. A block still
-read ``REREAD_SECONDS`` after it arrived belongs to a working set and moves into huge
-pages once fetching is quiet (``huge_pages``); streamed blocks never pay for the move.
+read ``Tuning.reread_seconds`` after it arrived belongs to a working set and moves into
+huge pages once fetching is quiet (``huge_pages``); streamed blocks never pay for the move.
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from tierfs.cache.fetch_activity import FetchActivity
 from tierfs.cache.huge_pages import huge_page_copy, worth_moving
 from tierfs.cache.resident import MemoryBlockView
 from tierfs.cache.tier import PutOutcome, PutResult, Tier, Victim
-
-REREAD_SECONDS = 0.25
+from tierfs.cache.tuning import TUNING, Tuning
 
 
 class MemoryTier(Tier):
@@ -29,9 +28,10 @@ class MemoryTier(Tier):
     offers_views = True
     corrupt_blocks = 0  # process memory is not what checksums guard
 
-    def __init__(self, spec: TierSpec, activity: FetchActivity):
-        """Blocks read again a while after they arrived move into huge pages once
-        ``activity`` is quiet."""
+    def __init__(self, spec: TierSpec, activity: FetchActivity, tuning: Tuning = TUNING):
+        """Blocks read again ``tuning.reread_seconds`` after they arrived move into huge
+        pages once ``activity`` is quiet."""
+        self._reread_seconds = tuning.reread_seconds
         self.spec = spec
         self.activity = activity
         self._blocks: dict[str, memoryview] = {}
@@ -63,7 +63,7 @@ class MemoryTier(Tier):
         if stats is not None:
             now = stats.last_access = time.monotonic()
             stats.hits += 1
-            if now - stats.inserted >= REREAD_SECONDS and key not in self._reread:
+            if now - stats.inserted >= self._reread_seconds and key not in self._reread:
                 self._reread.add(key)  # a racing hit may ask twice: a second move is a no-op
                 self.activity.when_quiet(partial(self.move_to_huge_pages, key))
 

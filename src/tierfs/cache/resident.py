@@ -8,7 +8,6 @@ view of a block that went fails its next read, and the read goes the long way ag
 
 from __future__ import annotations
 
-import os
 import threading
 import weakref
 from collections import OrderedDict
@@ -16,10 +15,9 @@ from collections.abc import Callable
 from time import monotonic
 from typing import Protocol
 
+from tierfs.cache.after_fork import reset_after_fork
 from tierfs.cache.block_key import ObjectRef, block_key
 from tierfs.cache.stats import HitTally
-
-KEPT_TABLES = 1024  # tables kept for objects no file has open (a reopen finds them)
 
 
 class BlockView(Protocol):
@@ -149,8 +147,7 @@ class ResidentBlocks:
         self._lock = threading.Lock()
         self._live: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
         self._kept: OrderedDict[ObjectRef, ResidentTable] = OrderedDict()
-        this = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: (blocks := this()) and blocks._after_fork())
+        reset_after_fork(self, ResidentBlocks._after_fork)
 
     def _after_fork(self) -> None:
         self._lock = threading.Lock()

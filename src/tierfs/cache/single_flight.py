@@ -8,19 +8,18 @@ caller arriving after the close finds the block in the cache instead of fetching
 
 from __future__ import annotations
 
-import os
 import threading
-import weakref
 from concurrent.futures import Future
+
+from tierfs.cache.after_fork import reset_after_fork
 
 
 class SingleFlight:
     def __init__(self):
         self._lock = threading.Lock()
         self._flights: dict[str, Future] = {}
-        this = weakref.ref(self)
         # a forked child inherits flights whose leaders live in the parent: none would end
-        os.register_at_fork(after_in_child=lambda: (flights := this()) and flights._forget())
+        reset_after_fork(self, SingleFlight._forget)
 
     def _forget(self) -> None:
         self._lock = threading.Lock()

@@ -1,14 +1,9 @@
 """Counters of the cache, bumped from many threads without a lock, read as one snapshot.
 
-Every hit bumps a counter, so bumping is on the hot path: each thread counts into its own
-dict (no lock, and no lost update since no other thread writes it) and a snapshot sums
-them. Counts of threads that ended are folded into one retired dict when seen.
-
-The hottest path, a warm read through a resident view, counts in a ``HitTally`` of its
-file object instead: an attribute of its own, where ``add`` cost 3% of a warm random
-64 KiB read. A file object is read by one thread at a time (its position would not be
-safe otherwise), so its tally loses no update either; snapshots sum the tallies of open
-files, and closing a file folds its tally into the retired counts.
+Each thread counts into its own dict (no lock, no lost update) and a snapshot sums them;
+counts of threads that ended are folded into one retired dict. A file object counts the
+hits of its warm fast path in a ``HitTally`` of its own (read by one thread at a time),
+folded into the retired counts when it closes.
 """
 
 from __future__ import annotations

@@ -25,14 +25,16 @@ from tierfs.cache.memory_tier import MemoryTier
 from tierfs.cache.resident import BlockView
 from tierfs.cache.stats import CacheCounters
 from tierfs.cache.tier import PutOutcome, PutResult, Tier
+from tierfs.cache.tuning import TUNING, Tuning
 
 TIER_KINDS = {"memory": MemoryTier, "ssd": DirectoryTier, "disk": DirectoryTier}
 
 
-def build_tiers(specs: list[TierSpec], activity: FetchActivity | None = None) -> list[Tier]:
+def build_tiers(specs: list[TierSpec], activity: FetchActivity | None = None,
+                tuning: Tuning = TUNING) -> list[Tier]:
     """The tiers of one cache, sharing ``activity`` (a new one if None)."""
-    activity = activity or FetchActivity()
-    return [TIER_KINDS[spec.medium](spec, activity) for spec in specs]
+    activity = activity or FetchActivity(tuning)
+    return [TIER_KINDS[spec.medium](spec, activity, tuning) for spec in specs]
 
 
 def _shared_activity(tiers: list[Tier]) -> FetchActivity:
