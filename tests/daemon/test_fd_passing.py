@@ -109,7 +109,7 @@ def test_a_client_running_as_nobody_reads_through_passed_descriptors(
         assert daemon.stats()["descriptors"]["descriptors"] >= 7  # one per block at least
         assert stats["hits"] >= len(ranges)
         # every block's first hit is reported; resident views report the rest at most once
-        # a second (``block_files._REPORT_SECONDS``), so some wait for the next hit
+        # a second (``Tuning.view_report_seconds``), so some wait for the next hit
         deadline = time.monotonic() + 15
         while daemon.stats()["short_circuit_hits"] < 7 and time.monotonic() < deadline:
             time.sleep(0.2)
