@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint clean system-deps fuzz
+.PHONY: demo test lint clean system-deps fuzz soak reliability-table
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -36,6 +36,19 @@ fuzz: $(STAMP)
 	  $(PY) $$target $$out/$$name $$(ls -d $(CURDIR)/fuzz/seeds/$$name 2>/dev/null) \
 	    -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
 	    -artifact_prefix=$$out/$$name- -print_final_stats=1 || exit 1; done
+
+# Load and soak, bounded and not part of `make test`: the daemon under 16 clients for
+# SOAK_SECONDS with a SIGKILL restart every 30 s, then SOAK_WRITER_ROUNDS SIGKILLs of a
+# write-back writer; prints the figures and writes build/reliability/soak.json.
+SOAK_SECONDS ?= 600
+SOAK_WRITER_ROUNDS ?= 100
+soak: $(STAMP)
+	$(PY) -m soak.run --seconds $(SOAK_SECONDS) --writer-rounds $(SOAK_WRITER_ROUNDS)
+
+# The README's reliability table, rendered from the latest build/reliability/*.json
+# (written by tests/faults and make soak).
+reliability-table: $(STAMP)
+	$(PY) -m soak.reliability_table --readme README.md
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src server bench tests

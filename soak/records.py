@@ -18,9 +18,9 @@ RELIABILITY_DIR = Path(__file__).resolve().parents[1] / "build" / "reliability"
 
 def invocation() -> str:
     """The command line of this process, as a user would type it."""
-    program = Path(sys.argv[0]).name
-    if program in ("pytest", "__main__.py", "py.test"):
-        program = "python -m pytest"
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    program = (f"python -m {spec.name.removesuffix('.__main__')}" if spec is not None
+               else Path(sys.argv[0]).name)
     return " ".join([program, *map(shlex.quote, sys.argv[1:])])
 
 

@@ -10,7 +10,8 @@ import os
 
 import fsspec
 
-from tests.faults.helpers_faults import Disk, GatedLocalFileSystem, errno_of, payload
+from soak.payloads import payload
+from tests.faults.helpers_faults import Disk, GatedLocalFileSystem, errno_of
 from tierfs.writeback import WriteBackBuffer
 
 MiB = 2**20

@@ -12,12 +12,10 @@ import contextlib
 import errno
 import multiprocessing
 import os
-import random
 import resource
 import signal
 import subprocess
 import threading
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,11 +25,6 @@ from fsspec.implementations.local import LocalFileSystem
 # the errors a write to a full disk may raise: no space, or the file-size limit of the fallback
 FULL_DISK_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
 FSIZE_LIMIT = 64 * 1024  # bytes a file may reach while the fallback's "disk" is full
-
-
-def payload(name: str, size: int) -> bytes:
-    """The bytes of object ``name``: reproducible in any process, so readers can check them."""
-    return random.Random(zlib.crc32(name.encode())).randbytes(size)
 
 
 @dataclass

@@ -7,8 +7,9 @@ The disk is a small tmpfs (or, where mounting is not allowed, RLIMIT_FSIZE: see
 
 from __future__ import annotations
 
+from soak.payloads import payload
 from tests.faults import full_disk_workloads as workloads
-from tests.faults.helpers_faults import FULL_DISK_ERRNOS, payload, run_in_child, small_disk
+from tests.faults.helpers_faults import FULL_DISK_ERRNOS, run_in_child, small_disk
 
 MiB = 2**20
 
