@@ -1,7 +1,7 @@
 """The cache node: what one daemon serves to every process of its compute node.
 
 One tiered cache (the same engine as the library) shared by all mounts; per mount, a
-``BlockSource`` whose misses go to the owning peer, else to the under store. Requests
+``CachedStore`` whose misses go to the owning peer, else to the under store. Requests
 name a block by (mount, path, size, version, index); the version a client sends is
 checked against the under store's (cached ``metadata_ttl`` seconds) before anything is
 fetched, so a stale client gets a 409 rather than a mix of old and new bytes.
@@ -10,7 +10,6 @@ fetched, so a stale client gets a 409 rather than a mix of old and new bytes.
 from __future__ import annotations
 
 import copy
-import logging
 import threading
 import uuid
 from collections import Counter
@@ -34,6 +33,7 @@ from tierfs.cache import (
     object_version,
     store_identity,
 )
+from tierfs.cached_store import CachedStore, cache_stats
 from tierfs.daemon_client.protocol import NODE_ID_FILE, BlockAddress
 from tierfs.metadata import MetadataCache
 from tierfs.private_paths import private_file
@@ -45,8 +45,6 @@ from tierfs_server.paths import checked_path
 from tierfs_server.peers import PeerSet
 from tierfs_server.shuffle_store import ShuffleStore
 
-logger = logging.getLogger(__name__)
-
 _HOT_PATHS = 10
 
 
@@ -56,48 +54,35 @@ class MountRuntime:
         self.name = mount.name
         self.fs = fsspec.filesystem(protocol, **copy.deepcopy(mount.options))
         self.root = self.fs._strip_protocol(mount.url).rstrip("/")
-        self.store = store_identity(protocol, mount.options)
-        self.metadata = MetadataCache(node.config.metadata_ttl)
-        self.source = BlockSource(node.cache, fetcher_for(self), node.config.block_size)
+        self.cached = CachedStore(
+            self.fs, store_identity(protocol, mount.options),
+            MetadataCache(node.config.metadata_ttl),
+            BlockSource(node.cache, fetcher_for(self), node.config.block_size))
         settings = node.config.writeback
         self.buffer = None if settings is None else WriteBackBuffer(
             Path(settings.directory) / mount.name, settings.capacity, self.fs,
-            when_full=settings.when_full, on_uploaded=self._cache_uploaded)
+            when_full=settings.when_full, on_uploaded=self.cached.cache_uploaded)
 
     def writable_buffer(self) -> WriteBackBuffer:
         if self.buffer is None:
             raise LookupError("writeback: this daemon has no [writeback] section")
         return self.buffer
 
-    def _cache_uploaded(self, path: str, local_path: str) -> None:
-        """Uploaded files enter the node's tiers under their new version: they read hot."""
-        self.metadata.invalidate(path)
-        try:
-            info = self._info(path)
-            obj = ObjectRef(self.store, path, int(info["size"]), object_version(info))
-            self.source.store_file(obj, local_path)
-        except (OSError, ValueError) as error:  # the cache is an optimisation
-            logger.debug("could not cache uploaded %s: %s", path, error)
-
     def checked_object(self, address: BlockAddress) -> ObjectRef:
         """The object a request names, if its version is the under store's current one."""
         path = checked_path(self.root, address.path)
         for fresh in (False, True):
             if fresh:
-                self.metadata.invalidate(path)
-            info = self.metadata.info(path, lambda: self._info(path))
+                self.cached.metadata.invalidate(path)
+            info = self.cached.info(path)
             if info.get("type") == "directory":
                 raise IsADirectoryError(f"{path}: is a directory")
             if int(info["size"]) == address.size and object_version(info) == address.version:
-                return ObjectRef(self.store, path, address.size, address.version)
+                return ObjectRef(self.cached.store, path, address.size, address.version)
         raise ObjectChangedError(f"{path}: the object changed; reopen it to read the new version")
 
-    def _info(self, path: str) -> dict:
-        self.fs.invalidate_cache(path)
-        return self.fs.info(path)
-
     def describe(self) -> dict:
-        return {"name": self.name, "store": self.store, "root": self.root}
+        return {"name": self.name, "store": self.cached.store, "root": self.root}
 
 
 class CacheNode:
@@ -154,12 +139,12 @@ class CacheNode:
         with self._hot_lock:
             self._hot_paths[path] += 1
             self.requests += 1
-        candidate = ObjectRef(mount.store, path, address.size, address.version)
+        candidate = ObjectRef(mount.cached.store, path, address.size, address.version)
         view = self.cache.read_block(block_key(candidate, block_size, address.index), lo, hi)
         if view is not None:
             return bytes(view), "cache"
         obj = mount.checked_object(address)
-        parts = mount.source.read_many([(obj, start + lo, start + hi)])[0]
+        parts = mount.cached.source.read_many([(obj, start + lo, start + hi)])[0]
         return b"".join(parts), "fetched"
 
     def record_hits(self, hits: dict[str, int]) -> int:
@@ -190,11 +175,9 @@ class CacheNode:
         }
 
     def stats(self) -> dict:
-        for mount in self.mounts.values():
-            mount.source.settle(timeout=5)
-        stats = self.counters.snapshot()
-        stats["corrupt_blocks"] += self.cache.corrupt_blocks()
-        stats["tiers"] = self.cache.tier_stats()
+        stats = cache_stats(self.cache, self.counters,
+                            [mount.cached.source for mount in self.mounts.values()],
+                            settle_timeout=5)
         lookups = stats["hits"] + stats["misses"]
         stats["hit_ratio"] = stats["hits"] / lookups if lookups else None
         stats["requests"] = self.requests
@@ -228,7 +211,7 @@ class CacheNode:
         """
         self.local.close()
         for mount in self.mounts.values():
-            mount.source.settle()
+            mount.cached.source.settle()
             if mount.buffer is not None:
                 mount.buffer.close()
         self.cache.flush()

@@ -1,25 +1,21 @@
 """``TierFileSystem``: the ``tierfs`` fsspec protocol, a caching wrapper over any filesystem.
 
-It composes the pieces and adds no policy of its own: metadata answers come from
-``MetadataCache`` (bounded by ``metadata_ttl``), bytes from ``BlockSource`` (tiered
-blocks, fetched on a miss, locally or through the node's daemon), writes go to a write
-mode (``WriteThrough`` or ``WriteBack``) whose pending writes overlay every read.
+It composes the pieces and adds no policy of its own: metadata answers and blocks come
+from a ``CachedStore`` (blocks fetched on a miss, locally or through the node's daemon;
+opens probed by ``OpeningInfo``), writes go to a write mode (``WriteThrough`` or
+``WriteBack``), which also lays its pending writes over every metadata answer.
 Used directly (``fsspec.filesystem("tierfs", target_protocol="s3", ...)``) or chained
 (``tierfs::s3://bucket/key``), following fsspec's wrapper convention.
 """
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import datetime
-import logging
 import os
-import posixpath
 
 import fsspec
 from fsspec import AbstractFileSystem
-from fsspec.asyn import sync
 from fsspec.implementations.chained import ChainedFileSystem
 
 from tierfs.cache import (
@@ -29,27 +25,23 @@ from tierfs.cache import (
     ObjectRef,
     TieredBlockCache,
     build_tiers,
-    object_version,
     parse_tiers,
     store_identity,
 )
 from tierfs.cache.obstore_fetcher import build_cold_fetcher
+from tierfs.cached_store import CachedStore, cache_stats
 from tierfs.daemon_client import attach
 from tierfs.daemon_client.protocol import DAEMON_ENV
 from tierfs.daemon_client.remote_buffer import RemoteBuffer
 from tierfs.metadata import MetadataCache
-from tierfs.probe import Probe, Prober, can_probe
+from tierfs.probe import OpeningInfo
 from tierfs.read_file import TieredReadFile
 from tierfs.sizes import parse_size
 from tierfs.under_store import open_under_store
 from tierfs.write_modes import WriteBack, WriteThrough
-from tierfs.writeback import DELETED, BufferedFile, Redirect, WriteBackBuffer
-from tierfs.writeback.overlay import buffered_below, implied_directories, overlay_listing
-
-logger = logging.getLogger(__name__)
+from tierfs.writeback import DELETED, Redirect, WriteBackBuffer
 
 WRITE_MODES = ("through", "back")
-_BUFFER_LOOKUPS = 5  # an upload frees its local copy at most once per lookup
 
 
 class TierFileSystem(ChainedFileSystem):
@@ -113,15 +105,18 @@ class TierFileSystem(ChainedFileSystem):
         if write_mode not in WRITE_MODES:
             raise ValueError(f"write_mode: {write_mode!r} is not one of {', '.join(WRITE_MODES)}")
         self.counters = CacheCounters()
-        self._store = store_identity(target_protocol or _first_protocol(fs), target_options)
-        self._build_read_path(tiers, _positive_int(fetch_concurrency, "fetch_concurrency"),
-                              daemon or os.environ.get(DAEMON_ENV), daemon_token,
-                              daemon_fallback, short_circuit, daemon_cafile,
-                              DEFAULTS["cold_fetcher"] if cold_fetcher is None else cold_fetcher)
+        store = store_identity(target_protocol or _first_protocol(fs), target_options)
+        source = self._build_read_path(
+            store, tiers, _positive_int(fetch_concurrency, "fetch_concurrency"),
+            daemon or os.environ.get(DAEMON_ENV), daemon_token, daemon_fallback, short_circuit,
+            daemon_cafile, DEFAULTS["cold_fetcher"] if cold_fetcher is None else cold_fetcher)
         persistent = [t.spec.path for t in self.cache.tiers
                       if t.accepts_blocks and t.spec.persistent]
-        self._metadata = MetadataCache(
+        metadata = MetadataCache(
             float(ttl), os.path.join(persistent[0], "metadata") if persistent else None)
+        self._cached = CachedStore(self.target, store, metadata, source)
+        self._opening = OpeningInfo(self._cached, self.counters, self.block_size,
+                                    daemon_client=self._attachment is not None)
         self._writes = self._build_write_mode(write_mode, buffer_dir, buffer_capacity,
                                               buffer_when_full)
         self.write_mode = write_mode
@@ -132,16 +127,16 @@ class TierFileSystem(ChainedFileSystem):
 
         self._strip_protocol = _strip_protocol
 
-    def _build_read_path(self, tiers, concurrency: int, daemon: str | None,
+    def _build_read_path(self, store: str, tiers, concurrency: int, daemon: str | None,
                          daemon_token: str | None, daemon_fallback: str,
                          short_circuit: bool, daemon_cafile: str | None,
-                         cold_fetcher: str) -> None:
+                         cold_fetcher: str) -> BlockSource:
         """Tiers and fetcher: our own, or the daemon's (with a private memory tier at most)."""
         direct = build_cold_fetcher(cold_fetcher, self.target, concurrency, self.counters)
         attachment = None
         if daemon:
             attachment = attach(
-                daemon, store=self._store, memory_tiers=parse_tiers(tiers) if tiers else [],
+                daemon, store=store, memory_tiers=parse_tiers(tiers) if tiers else [],
                 direct=direct, counters=self.counters, token=daemon_token,
                 fallback=daemon_fallback, short_circuit=short_circuit, cafile=daemon_cafile,
             )
@@ -154,8 +149,7 @@ class TierFileSystem(ChainedFileSystem):
             fetcher = direct
         self._attachment = attachment
         self.cache = TieredBlockCache(tier_list, self.counters)
-        self._source = BlockSource(self.cache, fetcher, self.block_size)
-        self._prober = Prober(self.target, self.block_size, self._take_first_block)
+        return BlockSource(self.cache, fetcher, self.block_size)
 
     def _build_write_mode(self, write_mode: str, buffer_dir, buffer_capacity,
                           when_full: str) -> WriteThrough:
@@ -163,234 +157,76 @@ class TierFileSystem(ChainedFileSystem):
             for name, value in (("buffer_dir", buffer_dir), ("buffer_capacity", buffer_capacity)):
                 if value is not None:
                     raise ValueError(f"{name}: only used with write_mode='back'")
-            return WriteThrough(self, self._invalidate)
+            return WriteThrough(self, self._cached)
         if buffer_dir is None and self._attachment is not None:
             # the daemon journals and uploads: acknowledged writes outlive this process
             remote = RemoteBuffer(self._attachment.client, self._attachment.fetcher.mount_of)
-            return WriteBack(self, self._invalidate, remote)
+            return WriteBack(self, self._cached, remote)
         if buffer_dir is None:
             raise ValueError("buffer_dir: required with write_mode='back' (a local SSD path), "
                              "unless a daemon with a [writeback] section is used")
         buffer = WriteBackBuffer(buffer_dir, buffer_capacity, self.target, when_full=when_full,
-                                 on_uploaded=self._cache_uploaded)
-        return WriteBack(self, self._invalidate, buffer)
+                                 on_uploaded=self._cached.cache_uploaded)
+        return WriteBack(self, self._cached, buffer)
 
-    def _cache_uploaded(self, path: str, local_path: str) -> None:
-        """An uploaded file enters the tiers under its new version, so it reads hot."""
-        self._invalidate(path)
-        try:
-            self._source.store_file(self._object(path), local_path)
-        except (OSError, ValueError) as error:  # the cache is an optimisation: never fail
-            logger.debug("could not cache uploaded %s: %s", path, error)
-
-    # -- metadata --
+    # -- metadata: the target's answers with the pending writes laid over them --
 
     def info(self, path: str, **kwargs) -> dict:
-        path = self._strip_protocol(path)
-        entry = self._writes.lookup(path)
-        if entry is DELETED:
-            raise FileNotFoundError(path)
-        if isinstance(entry, BufferedFile):
-            return {"name": path, "size": entry.size, "type": "file", "mtime": entry.mtime,
-                    "buffered": True}
-        if isinstance(entry, Redirect):
-            # not kept: the source's answer goes stale when the rename is applied
-            return self._target_info(entry.target_path, keep=False, **kwargs) | {"name": path}
-        try:
-            return self._target_info(path, **kwargs)
-        except FileNotFoundError:
-            if not self._writes.buffers:
-                raise
-            if buffered_below(path, self._writes.pending(path)):
-                return {"name": path, "size": 0, "type": "directory"}
-            # nothing is pending below it now, so the target has every earlier upload
-            return self._target_info(path, **kwargs)
-
-    def _target_info(self, path: str, keep: bool = True, **kwargs) -> dict:
-        def load() -> dict:
-            self.target.invalidate_cache(path)  # the target's listings cache must obey ttl
-            return self.target.info(path, **kwargs)
-
-        return self._metadata.info(path, load, keep)
+        return self._writes.info(self._strip_protocol(path), **kwargs)
 
     def ls(self, path: str, detail: bool = True, **kwargs):
-        path = self._strip_protocol(path)
-        entry = self._writes.lookup(path)
-        if entry is DELETED:
-            raise FileNotFoundError(path)
-        if entry is not None:  # a buffered or renamed file lists as itself
-            listing = [self.info(path)]
-            return listing if detail else [path]
-
-        def load() -> list[dict]:
-            self.target.invalidate_cache(path)
-            return self.target.ls(path, detail=True, **kwargs)
-
-        # asked before the target: an upload finishing in between is then in the target
-        pending = self._writes.pending(path)
-        try:
-            listing = self._metadata.listing(path, load, keep=not pending,
-                                             hidden=frozenset(pending))
-        except FileNotFoundError:
-            if not buffered_below(path, pending):
-                raise
-            listing = []
-        if pending:
-            listing = overlay_listing(path, listing, pending, self.info)
+        listing = self._writes.ls(self._strip_protocol(path), **kwargs)
         return listing if detail else [entry["name"] for entry in listing]
 
     def find(self, path: str, maxdepth=None, withdirs=False, detail=False, **kwargs):
-        path = self._strip_protocol(path)
-        pending = self._writes.pending(path)  # before the target, as in ``ls``
-        since = self._metadata.generation
-        self.target.invalidate_cache(path)
-        try:
-            found = self.target.find(path, maxdepth=maxdepth, withdirs=withdirs, detail=True,
-                                     **kwargs)
-        except FileNotFoundError:
-            found = {}
-        for name, entry in found.items():
-            if name not in pending:
-                self._metadata.remember_info(name, entry, since)
-        for name, entry in pending.items():
-            depth = posixpath.relpath(name, path).count("/") + 1
-            if entry is DELETED:
-                found.pop(name, None)
-            elif maxdepth is None or depth <= maxdepth:
-                found[name] = self.info(name)
-        live = buffered_below(path, pending)
-        if live:  # then ``path`` is a directory, whatever the target's answer for it
-            found.pop(path, None)
-            if withdirs:
-                for directory in implied_directories(path, live, maxdepth) | {path}:
-                    found.setdefault(directory,
-                                     {"name": directory, "size": 0, "type": "directory"})
+        found = self._writes.find(self._strip_protocol(path), maxdepth, withdirs, **kwargs)
         return found if detail else sorted(found)
 
     def modified(self, path: str) -> datetime.datetime:
         """When ``path`` last changed: a buffered write's time, else the under store's answer."""
-        return self._timestamp(path, self.target.modified)
+        return self._writes.timestamp(self._strip_protocol(path), self.target.modified)
 
     def created(self, path: str) -> datetime.datetime:
         """When ``path`` was created: a buffered write's time, else the under store's answer."""
-        return self._timestamp(path, self.target.created)
-
-    def _timestamp(self, path: str, ask_target) -> datetime.datetime:
-        path = self._strip_protocol(path)
-        entry = self._writes.lookup(path)
-        if entry is DELETED:
-            raise FileNotFoundError(path)
-        if isinstance(entry, BufferedFile):
-            return datetime.datetime.fromtimestamp(entry.mtime, tz=datetime.UTC)
-        return ask_target(entry.target_path if isinstance(entry, Redirect) else path)
+        return self._writes.timestamp(self._strip_protocol(path), self.target.created)
 
     def invalidate_cache(self, path: str | None = None) -> None:
         if path is None:
-            self._metadata.clear()
+            self._cached.metadata.clear()
             self.target.invalidate_cache()
         else:
-            self._invalidate(self._strip_protocol(path), tree=True)
-
-    def _invalidate(self, *paths: str, tree: bool = False) -> None:
-        """Forget what is cached about ``paths``; ``tree``: they were directories, removed."""
-        for path in paths:
-            self._metadata.invalidate(path, tree)
-            self.target.invalidate_cache(path)
+            self._cached.invalidate(self._strip_protocol(path), tree=True)
 
     # -- reads --
 
     def _object(self, path: str, known: dict | None = None) -> ObjectRef:
         """The under-store object behind ``path`` (a rename still in the buffer: its source).
 
-        ``known`` maps paths to ``info`` answers already fetched (see ``_infos``).
+        ``known`` maps paths to ``info`` answers already fetched (``OpeningInfo.ask``).
         """
         path = self._strip_protocol(path)
         entry = self._writes.lookup(path)
         if entry is DELETED:
             raise FileNotFoundError(path)
         source = entry.target_path if isinstance(entry, Redirect) else path
-        info = (known or {}).get(source) or self._target_info(source)
+        info = (known or {}).get(source) or self._cached.info(source)
         if info.get("type") == "directory":
             raise IsADirectoryError(f"{path}: is a directory")
-        return self._ref(source, info)
-
-    def _ref(self, path: str, info: dict) -> ObjectRef:
-        return ObjectRef(self._store, path, int(info["size"]), object_version(info))
+        return self._cached.ref(source, info)
 
     def _infos(self, paths: list[str]) -> dict[str, dict]:
-        """``info`` of paths of an async target, asked concurrently (not one after another).
-
-        Only paths the metadata cache cannot answer (and with no write pending) are asked;
-        failures are left out, so ``_object`` asks again and raises the real error for that
-        path. On S3 each question is a probe (``tierfs.probe``) that also brings the
-        object's first block (all of a small object) into the cache: opening and reading a
-        small file is then one request. Not with ``metadata_ttl=0``, where every open asks
-        again and would fetch that block every time, nor for a client of the daemon, which
-        fetches every block for the node, nor where the block of the last known version is
-        cached (a HEAD revalidates it for less).
-        """
-        missing = sorted({p for p in paths if self._writes.lookup(p) is None
-                          and self._metadata.peek(p) is None})
-        may_probe = (self._metadata.ttl != 0 and self._attachment is None
-                     and can_probe(self.target))
-        probing = {p for p in missing if may_probe and not self._first_block_cached(p)}
-        if not missing or not (probing or len(missing) > 1 and
-                               getattr(self.target, "async_impl", False)):
-            return {}
-
-        async def ask(path: str) -> Probe:
-            if path in probing:
-                return await self._prober.probe(path)
-            return Probe(await self.target._info(path), None)
-
-        async def ask_all():
-            return await asyncio.gather(*map(ask, missing), return_exceptions=True)
-
-        for path in missing:
-            self.target.invalidate_cache(path)
-        since = self._metadata.generation
-        answers = sync(self.target.loop, ask_all)
-        found = {}
-        for path, answer in zip(missing, answers, strict=True):
-            if isinstance(answer, Probe):
-                found[path] = answer.info
-                self._metadata.remember_info(path, answer.info, since)
-        return found
-
-    def _take_first_block(self, path: str, probed: Probe) -> None:
-        """A probe's block: counted as fetched, offered to the cache (on the event loop)."""
-        self.counters.add("under_store_requests")
-        self.counters.add("under_store_bytes", len(probed.first_block))
-        self._source.offer(self._ref(path, probed.info), probed.first_block)
-
-    def _first_block_cached(self, path: str) -> bool:
-        """Whether block 0 of the last version seen of ``path`` is in a tier."""
-        info = self._metadata.last_known(path)
-        if info is None or info.get("type") == "directory":
-            return False
-        return self._source.contains(self._ref(path, info), 0)
-
-    def _buffered_file(self, path: str):
-        """An open local file if ``path`` is buffered and not yet uploaded, else None."""
-        for _ in range(_BUFFER_LOOKUPS):
-            entry = self._writes.lookup(path)
-            if not isinstance(entry, BufferedFile):
-                return None
-            try:
-                return open(entry.local_path, "rb")
-            except FileNotFoundError:
-                continue  # uploaded and freed between lookup and open: look again
-        raise FileNotFoundError(f"{path}: its buffered copy keeps disappearing; "
-                                "was the write-back buffer directory changed by hand?")
+        """``info`` of the paths with no write pending, asked together (probed on S3)."""
+        return self._opening.ask([p for p in paths if self._writes.lookup(p) is None])
 
     def _open(self, path, mode="rb", block_size=None, autocommit=True, cache_options=None,
               **kwargs):
         path = self._strip_protocol(path)
         if "r" in mode:
-            local = self._buffered_file(path)
+            local = self._writes.buffered_file(path)
             if local is not None:
                 return local
-            return TieredReadFile(self, self._source, self._object(path, self._infos([path])),
+            return TieredReadFile(self, self._cached.source,
+                                  self._object(path, self._infos([path])),
                                   path, self.prefetch_blocks)
         return self._writes.open(path, mode, block_size=block_size, autocommit=autocommit,
                                  **kwargs)
@@ -407,7 +243,7 @@ class TierFileSystem(ChainedFileSystem):
         requests, slots = [], []
         for slot, (path, start, end) in enumerate(zip(paths, starts, ends, strict=True)):
             try:
-                local = self._buffered_file(path)
+                local = self._writes.buffered_file(path)
                 if local is not None:
                     with local:
                         size = os.fstat(local.fileno()).st_size
@@ -423,7 +259,7 @@ class TierFileSystem(ChainedFileSystem):
                 continue
             requests.append((obj, *_normalize_range(obj.size, start, end)))
             slots.append(slot)
-        for slot, views in zip(slots, self._source.read_many(requests), strict=True):
+        for slot, views in zip(slots, self._cached.source.read_many(requests), strict=True):
             results[slot] = b"".join(views)
         return results
 
@@ -476,17 +312,17 @@ class TierFileSystem(ChainedFileSystem):
     def mkdir(self, path, create_parents=True, **kwargs):
         path = self._strip_protocol(path)
         self.target.mkdir(path, create_parents=create_parents, **kwargs)
-        self._invalidate(path)
+        self._cached.invalidate(path)
 
     def makedirs(self, path, exist_ok=False):
         path = self._strip_protocol(path)
         self.target.makedirs(path, exist_ok=exist_ok)
-        self._invalidate(path)
+        self._cached.invalidate(path)
 
     def rmdir(self, path):
         path = self._strip_protocol(path)
         self.target.rmdir(path)
-        self._invalidate(path)
+        self._cached.invalidate(path)
 
     def wait_flushed(self, timeout: float | None = None) -> bool:
         """Block until every acknowledged write is in the under store (True), or time out."""
@@ -500,10 +336,7 @@ class TierFileSystem(ChainedFileSystem):
         Blocks still being written to the tiers in the background are waited for first,
         so the usage figures describe every read that has returned.
         """
-        self._source.settle()
-        stats = self.counters.snapshot()
-        stats["corrupt_blocks"] += self.cache.corrupt_blocks()
-        stats["tiers"] = self.cache.tier_stats()
+        stats = cache_stats(self.cache, self.counters, [self._cached.source])
         writeback = self._writes.stats()
         if writeback is not None:
             stats["writeback"] = writeback
@@ -511,9 +344,9 @@ class TierFileSystem(ChainedFileSystem):
 
     def clear_cache(self) -> None:
         """Drop every cached block and metadata answer (counters keep counting)."""
-        self._source.settle()
+        self._cached.source.settle()
         self.cache.clear()
-        self._metadata.clear()
+        self._cached.metadata.clear()
 
 
 def _strip_own_protocol(path: str) -> str:

@@ -11,6 +11,7 @@ HEAD's round trip (fsspec's ``cache_type="first"`` makes the same bet).
 Only s3fs targets are probed (others answer ``info``), and a probe that fails for any
 reason (a missing key, a directory, the 416 an empty object answers) falls back to the
 target's own ``info``, so callers see exactly the errors and answers they would without it.
+``OpeningInfo`` decides, per open, whether a probe pays.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from fsspec.asyn import sync
+
+from tierfs.cache import CacheCounters
+from tierfs.cached_store import CachedStore
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,67 @@ class Prober:
         if answer.first_block is not None:
             self._take_first_block(path, answer)
         return answer
+
+
+class OpeningInfo:
+    """``info`` of the paths a read is about to open, asked concurrently of an async target.
+
+    Only paths the metadata cache cannot answer are asked; failures are left out, so the
+    caller asks again and raises the real error for that path. On S3 each question is a
+    probe that also brings the object's first block (all of a small object) into the
+    cache: opening and reading a small file is then one request. Not with
+    ``metadata_ttl=0``, where every open asks again and would fetch that block every time,
+    nor for a client of the daemon, which fetches every block for the node, nor where the
+    block of the last known version is cached (a HEAD revalidates it for less).
+    """
+
+    def __init__(self, cached: CachedStore, counters: CacheCounters, block_size: int,
+                 daemon_client: bool):
+        self._cached = cached
+        self._counters = counters
+        self._may_probe = (cached.metadata.ttl != 0 and not daemon_client
+                           and can_probe(cached.target))
+        self._prober = Prober(cached.target, block_size, self._take_first_block)
+
+    def ask(self, paths: list[str]) -> dict[str, dict]:
+        """The answers found for ``paths`` (those with a write pending are not passed)."""
+        target, metadata = self._cached.target, self._cached.metadata
+        missing = sorted({p for p in paths if metadata.peek(p) is None})
+        probing = {p for p in missing if self._may_probe and not self._first_block_cached(p)}
+        if not missing or not (probing or len(missing) > 1 and target.async_impl):
+            return {}
+
+        async def ask(path: str) -> Probe:
+            if path in probing:
+                return await self._prober.probe(path)
+            return Probe(await target._info(path), None)
+
+        async def ask_all():
+            return await asyncio.gather(*map(ask, missing), return_exceptions=True)
+
+        for path in missing:
+            target.invalidate_cache(path)
+        since = metadata.generation
+        answers = sync(target.loop, ask_all)
+        found = {}
+        for path, answer in zip(missing, answers, strict=True):
+            if isinstance(answer, Probe):
+                found[path] = answer.info
+                metadata.remember_info(path, answer.info, since)
+        return found
+
+    def _take_first_block(self, path: str, probed: Probe) -> None:
+        """A probe's block: counted as fetched, offered to the cache (on the event loop)."""
+        self._counters.add("under_store_requests")
+        self._counters.add("under_store_bytes", len(probed.first_block))
+        self._cached.source.offer(self._cached.ref(path, probed.info), probed.first_block)
+
+    def _first_block_cached(self, path: str) -> bool:
+        """Whether block 0 of the last version seen of ``path`` is in a tier."""
+        info = self._cached.metadata.last_known(path)
+        if info is None or info.get("type") == "directory":
+            return False
+        return self._cached.source.contains(self._cached.ref(path, info), 0)
 
 
 async def probe(target, path: str, block_size: int) -> Probe:

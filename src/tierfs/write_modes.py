@@ -1,26 +1,32 @@
-"""How writes reach the under store: straight through, or through the write-back buffer.
+"""How writes reach the under store (straight through, or through the write-back buffer),
+and how the writes still pending overlay the target's metadata and listings.
 
-``TierFileSystem`` holds one of these and sends every write to it; the read side asks
-``lookup``/``pending`` for the write-back overlay (nothing, for write-through). Both
-invalidate the metadata of what they change, so the writing process reads its writes.
-Cached blocks need no invalidation: their keys carry the object version.
+``TierFileSystem`` holds one of these, sends every write to it and asks it ``info``,
+``ls`` and ``find``. Both modes invalidate the metadata of what they change, so the writing
+process reads its writes; cached blocks need none, their keys carry the object version.
 """
 
 from __future__ import annotations
 
-import logging
+import datetime
 import os
+import posixpath
 import shutil
 import time
 from collections.abc import Callable
 
-from tierfs.writeback import WriteBackBuffer
-from tierfs.writeback.overlay import OverlayEntry
-
-logger = logging.getLogger(__name__)
+from tierfs.cached_store import CachedStore
+from tierfs.writeback import DELETED, BufferedFile, Redirect, WriteBackBuffer
+from tierfs.writeback.overlay import (
+    OverlayEntry,
+    buffered_below,
+    implied_directories,
+    overlay_listing,
+)
 
 _COPY_CHUNK = 4 * 2**20
 _IDLE_POLL_S = (0.001, 0.05)  # first and longest pause while waiting for a directory's uploads
+_BUFFER_LOOKUPS = 5  # an upload frees its local copy at most once per lookup
 
 
 class InvalidatingWriter:
@@ -56,10 +62,11 @@ class WriteThrough:
     name = "through"
     buffers = False  # whether writes may be pending (an overlay ``lookup``/``pending`` answers)
 
-    def __init__(self, fs, invalidate: Callable[..., None]):
+    def __init__(self, fs, cached: CachedStore):
         self.fs = fs
-        self.target = fs.target
-        self.invalidate = invalidate
+        self.cached = cached
+        self.target = cached.target
+        self.invalidate = cached.invalidate
 
     def open(self, path: str, mode: str, **kwargs):
         return InvalidatingWriter(self.target.open(path, mode, **kwargs),
@@ -91,6 +98,88 @@ class WriteThrough:
     def pending(self, prefix: str) -> dict[str, OverlayEntry]:
         return {}
 
+    # -- reads: the target's answers with the pending writes laid over them --
+
+    def info(self, path: str, **kwargs) -> dict:
+        entry = self.lookup(path)
+        if entry is DELETED:
+            raise FileNotFoundError(path)
+        if isinstance(entry, BufferedFile):
+            return {"name": path, "size": entry.size, "type": "file", "mtime": entry.mtime,
+                    "buffered": True}
+        if isinstance(entry, Redirect):
+            # not kept: the source's answer goes stale when the rename is applied
+            return self.cached.info(entry.target_path, keep=False, **kwargs) | {"name": path}
+        try:
+            return self.cached.info(path, **kwargs)
+        except FileNotFoundError:
+            if not self.buffers:
+                raise
+            if buffered_below(path, self.pending(path)):
+                return {"name": path, "size": 0, "type": "directory"}
+            # nothing is pending below it now, so the target has every earlier upload
+            return self.cached.info(path, **kwargs)
+
+    def ls(self, path: str, **kwargs) -> list[dict]:
+        entry = self.lookup(path)
+        if entry is DELETED:
+            raise FileNotFoundError(path)
+        if entry is not None:  # a buffered or renamed file lists as itself
+            return [self.info(path)]
+        # asked before the target: an upload finishing in between is then in the target
+        pending = self.pending(path)
+        try:
+            listing = self.cached.listing(path, keep=not pending, hidden=frozenset(pending),
+                                          **kwargs)
+        except FileNotFoundError:
+            if not buffered_below(path, pending):
+                raise
+            listing = []
+        if pending:
+            listing = overlay_listing(path, listing, pending, self.info)
+        return listing
+
+    def find(self, path: str, maxdepth: int | None, withdirs: bool, **kwargs) -> dict[str, dict]:
+        pending = self.pending(path)  # before the target, as in ``ls``
+        found = self.cached.find(path, maxdepth, withdirs, hidden=frozenset(pending), **kwargs)
+        for name, entry in pending.items():
+            depth = posixpath.relpath(name, path).count("/") + 1
+            if entry is DELETED:
+                found.pop(name, None)
+            elif maxdepth is None or depth <= maxdepth:
+                found[name] = self.info(name)
+        live = buffered_below(path, pending)
+        if live:  # then ``path`` is a directory, whatever the target's answer for it
+            found.pop(path, None)
+            if withdirs:
+                for directory in implied_directories(path, live, maxdepth) | {path}:
+                    found.setdefault(directory,
+                                     {"name": directory, "size": 0, "type": "directory"})
+        return found
+
+    def timestamp(self, path: str, ask_target: Callable[[str], datetime.datetime]
+                  ) -> datetime.datetime:
+        """A buffered write's time, else ``ask_target``'s answer (for a rename: its source's)."""
+        entry = self.lookup(path)
+        if entry is DELETED:
+            raise FileNotFoundError(path)
+        if isinstance(entry, BufferedFile):
+            return datetime.datetime.fromtimestamp(entry.mtime, tz=datetime.UTC)
+        return ask_target(entry.target_path if isinstance(entry, Redirect) else path)
+
+    def buffered_file(self, path: str):
+        """An open local file if ``path`` is buffered and not yet uploaded, else None."""
+        for _ in range(_BUFFER_LOOKUPS):
+            entry = self.lookup(path)
+            if not isinstance(entry, BufferedFile):
+                return None
+            try:
+                return open(entry.local_path, "rb")
+            except FileNotFoundError:
+                continue  # uploaded and freed between lookup and open: look again
+        raise FileNotFoundError(f"{path}: its buffered copy keeps disappearing; "
+                                "was the write-back buffer directory changed by hand?")
+
     def wait_flushed(self, timeout: float | None) -> bool:
         return True
 
@@ -113,8 +202,8 @@ class WriteBack(WriteThrough):
     name = "back"
     buffers = True
 
-    def __init__(self, fs, invalidate: Callable[..., None], buffer: WriteBackBuffer):
-        super().__init__(fs, invalidate)
+    def __init__(self, fs, cached: CachedStore, buffer: WriteBackBuffer):
+        super().__init__(fs, cached)
         self.buffer = buffer
 
     def open(self, path: str, mode: str, **kwargs):

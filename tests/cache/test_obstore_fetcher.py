@@ -168,11 +168,11 @@ def test_tierfs_on_s3_fetches_through_obstore_by_default(seaweed, bucket):
     _s3(seaweed.storage_options()).pipe(f"{bucket}/a", data)
     fs = _tierfs(seaweed)
 
-    assert isinstance(fs._source.fetcher, ObstoreFetcher)
+    assert isinstance(fs._cached.source.fetcher, ObstoreFetcher)
     assert fs.cat_file(f"{bucket}/a") == data
     assert fs.cat_file(f"{bucket}/a", start=5, end=2**20 + 9) == data[5:2**20 + 9]
     assert fs.cache_stats()["under_store_bytes"] == len(data)
-    assert type(_tierfs(seaweed, cold_fetcher="s3fs")._source.fetcher) is RangeFetcher
+    assert type(_tierfs(seaweed, cold_fetcher="s3fs")._cached.source.fetcher) is RangeFetcher
 
 
 def _read_in_child(seaweed, path: str, expected: bytes, results) -> None:
