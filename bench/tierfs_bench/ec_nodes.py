@@ -114,6 +114,6 @@ def processes_cpu_seconds(pids) -> float:
 
 
 def each_node(action, nodes: list[EmbeddedS3]) -> None:
-    """Run ``action(node)`` on every node at once (starts take 6-10 s, stops about 3 s)."""
+    """Run ``action(node)`` on every node at once (a start or a stop takes seconds)."""
     with ThreadPoolExecutor(max(len(nodes), 1)) as pool:
         list(pool.map(action, nodes))

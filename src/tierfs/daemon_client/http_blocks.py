@@ -27,10 +27,9 @@ logger = logging.getLogger(__name__)
 class _Exchange:
     """One kept-alive HTTP/1.1 connection making GETs whose answers have a Content-Length.
 
-    ``http.client`` parses every response's headers with the ``email`` package, which
-    cost about as much as the daemon's whole answer to a 64 KiB read; the daemon's block
-    route answers in one known shape (a status, a Content-Length, a body), so this reads
-    the status line and that one header, and receives the body straight into the
+    ``http.client`` parses every response's headers with the ``email`` package, slow
+    next to a small block read (docs/performance.md); the block route answers in one
+    shape, so this reads its status line and Content-Length, and the body into the
     caller's buffer."""
 
     def __init__(self, sock: socket.socket, host: str, headers: dict[str, str]):
