@@ -24,11 +24,11 @@ from tierfs.cache import (
     CacheCounters,
     ObjectRef,
     TieredBlockCache,
+    build_cold_fetcher,
     build_tiers,
     parse_tiers,
     store_identity,
 )
-from tierfs.cache.obstore_fetcher import build_cold_fetcher
 from tierfs.cached_store import CachedStore, cache_stats
 from tierfs.daemon_client import attach
 from tierfs.daemon_client.protocol import DAEMON_ENV
