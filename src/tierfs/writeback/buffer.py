@@ -2,7 +2,7 @@
 
 It composes the pieces of this package: the directory lock, the journal, the pending
 operations with their read overlay, the byte budget and the uploader. It is not an fsspec
-filesystem: ``tierfs.fs`` wraps it and merges its overlay with the target's answers.
+filesystem: ``tierfs.write_modes`` wraps it and lays its overlay over the target's answers.
 """
 
 from __future__ import annotations
@@ -127,10 +127,8 @@ class WriteBackBuffer:
 
     def rm(self, path: str) -> None:
         """Remove one file (journaled; applied after earlier operations on ``path``).
-
-        Raises FileNotFoundError only if the buffer itself knows the path is gone; whether
-        the target has it is the caller's question (``tierfs.fs`` asks its ``info``).
-        """
+        FileNotFoundError only if the buffer knows the path is gone; whether the target
+        has it is the caller's question (``tierfs.write_modes`` asks its ``info``)."""
         self._journaled("rm", self._normalize(path))
 
     def mv(self, src: str, dst: str) -> None:

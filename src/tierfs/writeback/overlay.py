@@ -1,6 +1,6 @@
 """What the write-back buffer says about a path before the target knows: the read overlay.
 
-These values are the whole read-your-writes contract between the buffer and ``fs.py``;
+These values are the whole read-your-writes contract between the buffer and ``write_modes.py``;
 the functions below merge them into listings.
 """
 
