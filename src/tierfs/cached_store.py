@@ -28,7 +28,7 @@ class CachedStore:
     def info(self, path: str, keep: bool = True, **kwargs) -> dict:
         """The target's ``info`` of ``path``, as fresh as ``metadata.ttl`` asks."""
         def load() -> dict:
-            self.target.invalidate_cache(path)  # the target's listings cache must obey ttl
+            forget_listings(self.target, path)  # the target's listings cache must obey ttl
             return self.target.info(path, **kwargs)
 
         return self.metadata.info(path, load, keep)
@@ -36,7 +36,7 @@ class CachedStore:
     def listing(self, path: str, keep: bool, hidden: frozenset[str], **kwargs) -> list[dict]:
         """The target's detailed ``ls`` of ``path``; entries named in ``hidden`` are not kept."""
         def load() -> list[dict]:
-            self.target.invalidate_cache(path)
+            forget_listings(self.target, path)
             return self.target.ls(path, detail=True, **kwargs)
 
         return self.metadata.listing(path, load, keep=keep, hidden=hidden)
@@ -46,7 +46,7 @@ class CachedStore:
         """The target's detailed ``find`` below ``path`` ({} if it has nothing there); the
         answers for names not in ``hidden`` are kept as their ``info``."""
         since = self.metadata.generation
-        self.target.invalidate_cache(path)
+        forget_listings(self.target, path)
         try:
             found = self.target.find(path, maxdepth=maxdepth, withdirs=withdirs, detail=True,
                                      **kwargs)
@@ -65,7 +65,7 @@ class CachedStore:
         """Forget what is cached about ``paths``; ``tree``: they were directories, removed."""
         for path in paths:
             self.metadata.invalidate(path, tree)
-            self.target.invalidate_cache(path)
+            forget_listings(self.target, path)
 
     def cache_uploaded(self, path: str, local_path: str) -> None:
         """An uploaded file enters the tiers under its new version, so it reads hot
@@ -75,6 +75,21 @@ class CachedStore:
             self.source.store_file(self.ref(path, self.info(path)), local_path)
         except (OSError, ValueError) as error:  # the cache is an optimisation: never fail
             logger.debug("could not cache uploaded %s: %s", path, error)
+
+
+def forget_listings(target, path: str | None = None) -> None:
+    """``target.invalidate_cache(path)``, safe beside other threads forgetting the same path:
+    fsspec's ``DirCache.pop`` looks an entry up, then deletes it, and the one of two threads
+    that loses the race gets ``KeyError`` (seen with the write-back uploader and a reader)."""
+    # each lost race means another thread removed one entry of the walk: retry at most
+    # once per level of the path, then let an error that is not that race surface
+    for _ in range(0 if path is None else path.count("/") + 1):
+        try:
+            target.invalidate_cache(path)
+            return
+        except KeyError:
+            continue
+    target.invalidate_cache(path)
 
 
 def cache_stats(cache: TieredBlockCache, counters: CacheCounters, sources: list[BlockSource],

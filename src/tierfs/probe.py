@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from fsspec.asyn import sync
 
 from tierfs.cache import CacheCounters
-from tierfs.cached_store import CachedStore
+from tierfs.cached_store import CachedStore, forget_listings
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ class OpeningInfo:
             return await asyncio.gather(*map(ask, missing), return_exceptions=True)
 
         for path in missing:
-            target.invalidate_cache(path)
+            forget_listings(target, path)
         since = metadata.generation
         answers = sync(target.loop, ask_all)
         found = {}
