@@ -12,7 +12,6 @@ import logging
 import os
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from tierfs.cache.block_key import ObjectRef, block_key
@@ -27,9 +26,9 @@ logger = logging.getLogger(__name__)
 
 
 
-@dataclass(frozen=True, slots=True)
-class Piece:
-    """The part ``[lo, hi)`` of block ``index`` of ``obj`` that one read needs."""
+class Piece(NamedTuple):
+    """The part ``[lo, hi)`` of block ``index`` of ``obj`` that one read needs (a tuple:
+    made at every read that goes the long way)."""
 
     obj: ObjectRef
     index: int
@@ -110,6 +109,16 @@ class BlockSource:
         Each block part is taken from an open flight (a reader that caught up with
         read-ahead waits for it rather than probing every tier), else from the tiers; the
         misses of all requests are then fetched together, concurrently, once each."""
+        if len(requests) == 1:  # one range within one block: a warm read whose view failed
+            obj, start, end = requests[0]
+            size = self.block_size
+            index = start // size
+            if end > start and (end - 1) // size == index:
+                base = index * size
+                part = self._cached(block_key(obj, size, index), start - base, end - base,
+                                    None if into is None else into[0])
+                if part is not None:
+                    return [[part]]
         self._check_process()
         plans: list[list[list]] = []  # per request: [piece, its bytes or None, its dest]
         missing: dict[str, Piece] = {}
@@ -120,7 +129,7 @@ class BlockSource:
             for piece in self.pieces(obj, start, end):
                 length = piece.hi - piece.lo
                 target = None if dest is None else dest[at:at + length]
-                part = self._cached(piece, target)
+                part = self._cached(piece.key, piece.lo, piece.hi, target)
                 if part is None:
                     missing[piece.key] = _union(missing.get(piece.key), piece)
                 plan.append([piece, part, target])
@@ -137,12 +146,13 @@ class BlockSource:
             return [[dest] for dest in into]
         return [[part for _, part, _ in plan] for plan in plans]
 
-    def _cached(self, piece: Piece, dest: memoryview | None) -> memoryview | None:
-        """The part of ``piece`` from its open flight or the tiers (into ``dest`` if given)."""
-        future = self._flights.in_flight(piece.key)
+    def _cached(self, key: str, lo: int, hi: int, dest: memoryview | None) -> memoryview | None:
+        """Bytes ``[lo, hi)`` of block ``key`` from its open flight or the tiers (into
+        ``dest`` if given); None if neither has them."""
+        future = self._flights.in_flight(key)
         if future is None:
-            return self.cache.read_block(piece.key, piece.lo, piece.hi, dest)
-        part = _view(Span(future.result(), 0), piece.lo, piece.hi)
+            return self.cache.read_block(key, lo, hi, dest)
+        part = memoryview(future.result())[lo:hi]
         if dest is None:
             return part
         dest[:] = part
