@@ -44,7 +44,10 @@ def render(records: list[dict]) -> str:
                       f"writer: {writer['acknowledging_rounds']} of {writer['rounds']} "
                       "rounds acknowledged writes, acknowledged "
                       f"{writer['acknowledged_bytes']:,} B, present {writer['present_bytes']:,} B."]
-    runs = sorted({(r["date"][:16].replace("T", " "), r["command"]) for r in records})
+    latest: dict[str, str] = {}  # command -> when it last ran
+    for r in records:
+        latest[r["command"]] = max(latest.get(r["command"], ""), r["date"])
+    runs = sorted((date[:16].replace("T", " "), command) for command, date in latest.items())
     lines += ["", "Runs (UTC):"] + [f"- {date}: `{command}`" for date, command in runs]
     return "\n".join(lines) + "\n"
 
