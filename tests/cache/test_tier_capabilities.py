@@ -36,7 +36,7 @@ def test_a_read_only_block_file_tier_reads_a_directory_tier_s_blocks_and_reports
     hits = []
     reader = BlockFileTier(owner.spec, Path(owner.spec.path) / "blocks",
                            lambda key, count: hits.append((key, count)))
-    assert not reader.accepts_blocks and reader.activity is None
+    assert not reader.accepts_blocks and reader.offers_views and reader.activity is None
     assert bytes(reader.get(KEY, 10, 20)) == data[10:20] and hits == [(KEY, 1)]
     assert reader.put(KEY, data).result is PutResult.ALREADY_PRESENT
     assert not reader.remove(KEY) and reader.contains(KEY)

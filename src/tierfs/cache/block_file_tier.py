@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 class BlockFileTier(Tier):
     accepts_blocks = False
-    offers_views = False
+    offers_views = True
     activity = None  # read-only: no background work
 
     def __init__(self, spec: TierSpec, blocks_dir: Path, on_hit: Callable[[str, int], None],

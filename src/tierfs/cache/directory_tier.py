@@ -58,7 +58,6 @@ class DirectoryTier(BlockFileTier):
     reads as ``BlockFileTier``, plus the shared index, writes and eviction."""
 
     accepts_blocks = True
-    offers_views = True
 
     def __init__(self, spec: TierSpec, activity: FetchActivity, tuning: Tuning = TUNING):
         """Block files are written around the page cache while ``activity`` is busy

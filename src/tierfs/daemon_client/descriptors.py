@@ -116,8 +116,6 @@ class DescriptorClient:
 class DescriptorTier(BlockFileTier):
     """A read-only view of the daemon's persistent tiers through passed descriptors."""
 
-    offers_views = True
-
     def __init__(self, spec: TierSpec, reporter: HitReporter, client: DescriptorClient):
         self._client = client
         self._inline: dict[str, bytes] = {}
