@@ -1,12 +1,12 @@
 """The file object ``TierFileSystem.open(path, "rb")`` returns.
 
 Reads copy straight from cached blocks into the caller's buffer (``readinto``) or into
-the one result ``bytes`` (``read``; a tier that read the range into new ``bytes`` hands
-over that object); nothing else is copied. A reader that keeps reading where it stopped
-is sequential: it asks for a read-ahead window of blocks that grows with each sequential
-read, so the next blocks are already in flight when it gets there. A read of blocks the
-fastest tier holds is served by their resident views once one read of them went the long
-way (``tierfs.cache.resident``).
+the one result ``bytes`` (``read``: filled in place across blocks; within one, a tier that
+read the range into new ``bytes`` hands over that object); nothing else is copied. A
+reader that keeps reading where it stopped is sequential: it asks for a read-ahead window
+of blocks that grows with each sequential read, so the next blocks are already in flight
+when it gets there. A read of blocks the fastest tier holds is served by their resident
+views once one read of them went the long way (``tierfs.cache.resident``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 
 from tierfs.cache import BlockSource, ObjectRef
+from tierfs.fresh_bytes import filled_bytes
 
 
 class TieredReadFile(io.RawIOBase):
@@ -107,13 +108,14 @@ class TieredReadFile(io.RawIOBase):
 
     def read(self, size: int = -1) -> bytes:
         start, end = self._claim(self.size - self._loc if size is None or size < 0 else size)
+        if end - start > self._block_size - start % self._block_size:  # across blocks
+            return filled_bytes(end - start, lambda dest: self._read_into(start, end, dest))
         view = self._resident.read(start, end, None, self._hits)
         if view is not None:
             return _as_bytes(view)
         if end == start:
             return b""
-        parts = self._source.read_many([(self.obj, start, end)])[0]
-        data = _as_bytes(parts[0]) if len(parts) == 1 else b"".join(parts)
+        data = _as_bytes(self._source.read_many([(self.obj, start, end)])[0][0])
         self._resident.refresh(start, end)
         return data
 
@@ -131,6 +133,13 @@ class TieredReadFile(io.RawIOBase):
             self._source.read_many([(self.obj, start, end)], [target])
             self._resident.refresh(start, end)
         return end - start
+
+    def _read_into(self, start: int, end: int, dest: memoryview) -> None:
+        """``readinto``'s copy of ``[start, end)``, for ``read`` across blocks (``readinto``
+        keeps its own: the warm hot path, one call fewer)."""
+        if self._resident.read(start, end, dest, self._hits) is None:
+            self._source.read_many([(self.obj, start, end)], [dest])
+            self._resident.refresh(start, end)
 
     def info(self) -> dict:
         return self.fs.info(self.path)

@@ -104,3 +104,21 @@ def test_reading_a_directory_raises_is_a_directory(make_tierfs, s3, bucket):
     s3.pipe(f"{bucket}/dir/file", b"x")
     with pytest.raises(IsADirectoryError):
         make_tierfs().cat_file(f"{bucket}/dir")
+
+
+def test_reads_across_blocks_from_a_directory_tier_alone_are_byte_exact(make_tierfs, s3, bucket,
+                                                                        tmp_path):
+    """A new instance over a warm ssd tier (no memory tier), as a new worker process reads:
+    whole files and ranges across blocks, cold-verified on their first read."""
+    data = os.urandom(4 * BLOCK + 99)
+    s3.pipe(f"{bucket}/f", data)
+    tiers = [{"medium": "ssd", "path": str(tmp_path / "only-ssd"), "capacity": "8MiB"}]
+    first = make_tierfs(tiers=tiers)
+    assert first.cat_file(f"{bucket}/f") == data
+    first.cache_stats()  # blocks written to the tier
+    fs = make_tierfs(tiers=tiers)
+    with fs.open(f"{bucket}/f", "rb") as file:
+        assert file.read() == data
+        file.seek(BLOCK - 3)
+        assert file.read(2 * BLOCK) == data[BLOCK - 3:3 * BLOCK - 3]
+    assert fs.cache_stats()["under_store_bytes"] == 0
