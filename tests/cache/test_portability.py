@@ -67,6 +67,33 @@ def test_a_memory_and_disk_cache_work_where_fcntl_and_resource_cannot_be_importe
     assert result.stdout.strip() == "read 300000"
 
 
+def test_the_filesystem_reads_and_refuses_write_back_where_fcntl_cannot_be_imported(tmp_path):
+    data_path = tmp_path / "object"
+    result = _python(f"""
+        import os, sys
+        sys.modules["fcntl"] = None
+        sys.modules["resource"] = None
+        import fsspec
+
+        data = os.urandom(300_000)
+        with open({str(data_path)!r}, "wb") as file:
+            file.write(data)
+        tiers = [{{"medium": "memory", "capacity": "1MiB"}},
+                 {{"medium": "disk", "path": {str(tmp_path / "disk")!r}, "capacity": "8MiB"}}]
+        fs = fsspec.filesystem("tierfs", target_protocol="file", tiers=tiers,
+                               block_size=65536)
+        assert fs.cat_file({str(data_path)!r}) == data
+        try:
+            fsspec.filesystem("tierfs", target_protocol="file", tiers=tiers,
+                              write_mode="back", buffer_dir={str(tmp_path / "buffer")!r},
+                              skip_instance_cache=True)
+        except OSError as error:
+            print("refused:", error)
+    """, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "refused: write_mode='back' needs flock" in result.stdout
+
+
 def test_importing_the_library_leaves_malloc_alone_until_asked(tmp_path):
     result = _python("""
         import tierfs.cache, tierfs.fs

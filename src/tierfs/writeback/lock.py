@@ -8,9 +8,13 @@ previous holder died holding the lock, so requests it had sent may still be land
 
 from __future__ import annotations
 
-import fcntl
 import os
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # not POSIX (Windows): the rest of tierfs works, write-back does not
+    fcntl = None
 
 LOCK_NAME = "LOCK"
 
@@ -26,6 +30,7 @@ class BufferLock:
 
     def acquire(self) -> bool:
         """Take the lock; return True if the previous holder died without releasing it."""
+        _require_flock()
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -63,6 +68,7 @@ class BufferLock:
 
 def lock_holder(directory: str | os.PathLike) -> int | None:
     """The pid holding ``directory``'s lock, or None if it is free (for read-only status)."""
+    _require_flock()
     path = Path(directory) / LOCK_NAME
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -82,3 +88,9 @@ def lock_holder(directory: str | os.PathLike) -> int | None:
 def _read_pid(fd: int) -> int | None:
     text = os.pread(fd, 32, 0).decode(errors="replace").strip()
     return int(text) if text.isdigit() else None
+
+
+def _require_flock() -> None:
+    if fcntl is None:
+        raise OSError("write_mode='back' needs flock (the fcntl module, on Linux and macOS): "
+                      "its buffer lock must be released by the kernel when a writer dies")
