@@ -30,7 +30,8 @@ def test_read_scenario_measures_every_variant_and_workload(seaweed, shared_bucke
                                                            capsys):
     out = tmp_path / "read.json"
     code = main([
-        "read", "--quick", "--small-files", "16", "--random-reads", "32", "--min-time", "0",
+        "read", "--quick", "--large-size", "4MiB", "--small-files", "16", "--random-reads", "32",
+        "--min-time", "0",
         "--endpoint", seaweed.endpoint_url, "--key", seaweed.access_key,
         "--secret", seaweed.secret_key, "--bucket", shared_bucket,
         "--workdir", str(tmp_path / "work"), "--json", str(out),

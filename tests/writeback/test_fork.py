@@ -11,6 +11,8 @@ import pytest
 from tierfs.writeback import BufferedFile, BufferLockedError, WriteBackBuffer
 from tierfs.writeback.lock import lock_holder
 
+_RETRY_MAX = 0.5  # the target comes back within the test: retry soon after it does
+
 
 def in_forked_child(work) -> dict:
     """Run ``work()`` in a forked child; return the dict it returned (or its error)."""
@@ -31,7 +33,7 @@ def in_forked_child(work) -> dict:
 
 def test_a_forked_child_sees_what_the_parent_buffered_since_the_fork(target, buffer_dir):
     target.up.clear()  # nothing uploads: every write stays pending
-    with WriteBackBuffer(buffer_dir, "1MiB", target) as buffer:
+    with WriteBackBuffer(buffer_dir, "1MiB", target, retry_max=_RETRY_MAX) as buffer:
         buffer.pipe(f"{target.root}/before", b"old")
         read_end, write_end = os.pipe()
         go_read, go_write = os.pipe()
@@ -80,7 +82,7 @@ def test_the_parents_writes_land_intact_after_a_child_used_and_dropped_the_buffe
     """The child reads, tries to write, drops an inherited half-written file, closes, exits."""
     target.up.clear()
     payloads = {f"{target.root}/file-{i}": os.urandom(1000 + i) for i in range(20)}
-    with WriteBackBuffer(buffer_dir, "16MiB", target) as buffer:
+    with WriteBackBuffer(buffer_dir, "16MiB", target, retry_max=_RETRY_MAX) as buffer:
         for path, data in payloads.items():
             buffer.pipe(path, data)
         open_writer = buffer.open_write(f"{target.root}/open")
