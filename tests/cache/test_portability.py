@@ -7,23 +7,7 @@ import subprocess
 import sys
 import textwrap
 
-_RECORD_MALLOPT = """
-import ctypes
-mallopt_calls = []
-_real_cdll = ctypes.CDLL
-
-class _RecordingCDLL:
-    def __init__(self, *args, **kwargs):
-        self._lib = _real_cdll(*args, **kwargs)
-
-    def __getattr__(self, name):
-        found = getattr(self._lib, name)
-        if name != "mallopt":
-            return found
-        return lambda *args: mallopt_calls.append(args) or found(*args)
-
-ctypes.CDLL = _RecordingCDLL
-"""
+from tests.malloc_recorder import RECORD_MALLOPT
 
 
 def _python(code: str, tmp_path, prelude: str = "") -> subprocess.CompletedProcess:
@@ -100,6 +84,6 @@ def test_importing_the_library_leaves_malloc_alone_until_asked(tmp_path):
         assert mallopt_calls == [], mallopt_calls
         assert tierfs.cache.limit_malloc_arenas()
         print(mallopt_calls)
-    """, tmp_path, _RECORD_MALLOPT)
+    """, tmp_path, RECORD_MALLOPT)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[(-8, 1)]"  # M_ARENA_MAX: one arena

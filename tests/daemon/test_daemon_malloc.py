@@ -7,6 +7,8 @@ import subprocess
 import sys
 import textwrap
 
+from tests.malloc_recorder import RECORD_MALLOPT
+
 
 def test_the_daemon_limits_malloc_arenas_at_start(tmp_path):
     config = tmp_path / "daemon.toml"
@@ -19,27 +21,13 @@ def test_the_daemon_limits_malloc_arenas_at_start(tmp_path):
         [mounts.local]
         url = "file://{tmp_path / 'data'}"
     """))
-    code = textwrap.dedent(f"""
-        import argparse, ctypes
-        calls = []
-        real_cdll = ctypes.CDLL
-
-        class RecordingCDLL:
-            def __init__(self, *args, **kwargs):
-                self._lib = real_cdll(*args, **kwargs)
-
-            def __getattr__(self, name):
-                found = getattr(self._lib, name)
-                if name != "mallopt":
-                    return found
-                return lambda *args: calls.append(args) or found(*args)
-
-        ctypes.CDLL = RecordingCDLL
+    code = RECORD_MALLOPT + textwrap.dedent(f"""
+        import argparse
         import tierfs_server.app
         from tierfs_server import cli
 
         async def serve(config):  # the daemon's start, without serving
-            print("served", calls)
+            print("served", mallopt_calls)
 
         tierfs_server.app.serve = serve
         assert cli.run_daemon(argparse.Namespace(config={str(config)!r})) == 0
