@@ -47,3 +47,12 @@ def test_parse_size_accepts_bytes_and_units(text, expected):
 def test_parse_size_names_the_setting_on_bad_input(bad):
     with pytest.raises(ValueError, match="tiers\\[0\\].capacity"):
         parse_size(bad, "tiers[0].capacity")
+
+
+def test_free_ports_never_hands_out_another_ports_grpc_twin():
+    """Every SeaweedFS service also binds port + 10000: a port equal to another chosen port's
+    twin made a server fail with 'address already in use' (seen in a clean-clone run)."""
+    for _ in range(200):
+        ports = embedded.free_ports(40)
+        assert len(set(ports)) == 40
+        assert not {port + 10000 for port in ports} & set(ports)

@@ -59,8 +59,8 @@ def free_ports(count: int) -> list[int]:
     rng = secrets.SystemRandom()
     while len(ports) < count:
         port = rng.randrange(20000, _MAX_PORT - _GRPC_OFFSET)
-        if port in ports or port + _GRPC_OFFSET in ports:
-            continue
+        if {port, port + _GRPC_OFFSET, port - _GRPC_OFFSET} & set(ports):
+            continue  # taken, or one of the pair is another chosen port's gRPC twin
         if _port_is_free(port) and _port_is_free(port + _GRPC_OFFSET):
             ports.append(port)
     return ports
