@@ -51,7 +51,7 @@ reliability-table: $(STAMP)
 	$(PY) -m soak.reliability_table --readme README.md
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src server bench tests
+	$(VENV)/bin/ruff check src server bench tests soak fuzz
 
 clean:
 	rm -rf $(VENV) build *.egg-info
