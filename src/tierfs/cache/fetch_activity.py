@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from time import monotonic
 
 from tierfs.cache.after_fork import reset_after_fork
+from tierfs.cache.pending_jobs import PendingJobs
 from tierfs.cache.tuning import TUNING, Tuning
 
 logger = logging.getLogger(__name__)
@@ -36,8 +37,7 @@ class FetchActivity:
         self._fetches = 0
         self._last_end = 0.0
         self._changed = threading.Condition()
-        self._jobs = 0  # ``when_quiet`` jobs waiting or running
-        self._draining = 0
+        self._pending = PendingJobs(self._changed)  # ``when_quiet`` jobs
         self._runner: ThreadPoolExecutor | None = None
 
     @contextmanager
@@ -65,7 +65,7 @@ class FetchActivity:
         with self._changed:
             if self._runner is None:
                 self._runner = ThreadPoolExecutor(1, thread_name_prefix="tierfs-quiet")
-            self._jobs += 1
+            self._pending.jobs += 1
         try:
             self._runner.submit(self._run, job, monotonic())
         except RuntimeError:  # the interpreter is exiting: the job will never run
@@ -73,7 +73,7 @@ class FetchActivity:
 
     def _run(self, job: Callable[[], None], since: float) -> None:
         with self._changed:
-            while not self._draining and self.should_wait(since):
+            while not self._pending.draining and self.should_wait(since):
                 self._changed.wait(self.poll_seconds)
         try:
             job()
@@ -84,15 +84,8 @@ class FetchActivity:
 
     def _finished(self) -> None:
         with self._changed:
-            self._jobs -= 1
-            self._changed.notify_all()
+            self._pending.finished()
 
     def drain(self, timeout: float | None = None) -> bool:
         """Run every ``when_quiet`` job now, quiet or not, and wait until they are done."""
-        with self._changed:
-            self._draining += 1
-            self._changed.notify_all()
-            try:
-                return self._changed.wait_for(lambda: not self._jobs, timeout)
-            finally:
-                self._draining -= 1
+        return self._pending.drain(timeout)

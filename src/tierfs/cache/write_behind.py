@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from tierfs.cache.fetch_activity import FetchActivity
+from tierfs.cache.pending_jobs import PendingJobs
 
 logger = logging.getLogger(__name__)
 
@@ -33,10 +34,9 @@ class WriteBehind:
     def _start_process_state(self) -> None:
         self._pid = os.getpid()
         self._queued = {_SOON: 0, _QUIET: 0}  # bytes waiting or running, per queue
-        self._jobs = 0  # jobs waiting or running (some hold no bytes), for ``drain``
         self._full = {_SOON: 0, _QUIET: 0}  # callers waiting for room, per queue
-        self._draining = 0
         self._changed = threading.Condition()
+        self._pending = PendingJobs(self._changed)  # some jobs hold no bytes
         self._executors = {
             _SOON: ThreadPoolExecutor(1, thread_name_prefix="tierfs-store"),
             _QUIET: ThreadPoolExecutor(1, thread_name_prefix="tierfs-persist"),
@@ -70,7 +70,7 @@ class WriteBehind:
                 finally:
                     self._full[queue] -= 1
             self._queued[queue] += size
-            self._jobs += 1
+            self._pending.jobs += 1
         try:
             self._executors[queue].submit(self._run, queue, size, store, time.monotonic())
         except RuntimeError:  # the interpreter is exiting: the job will never run, and a
@@ -83,7 +83,7 @@ class WriteBehind:
 
     def _run(self, queue: str, size: int, store: Callable[[], None], queued_at: float) -> None:
         with self._changed:
-            while (queue == _QUIET and not self._draining and not self._full[_QUIET]
+            while (queue == _QUIET and not self._pending.draining and not self._full[_QUIET]
                    and self._activity.should_wait(queued_at)):
                 self._changed.wait(self._activity.poll_seconds)
         try:
@@ -96,17 +96,10 @@ class WriteBehind:
     def _finished(self, queue: str, size: int) -> None:
         with self._changed:
             self._queued[queue] -= size
-            self._jobs -= 1
-            self._changed.notify_all()
+            self._pending.finished()
 
     def drain(self, timeout: float | None = None) -> bool:
         """Wait until every submitted and deferred store has finished."""
         if self._pid != os.getpid():
             return True
-        with self._changed:
-            self._draining += 1
-            self._changed.notify_all()
-            try:
-                return self._changed.wait_for(lambda: not self._jobs, timeout)
-            finally:
-                self._draining -= 1
+        return self._pending.drain(timeout)
