@@ -67,10 +67,13 @@ class CachedStore:
             self.metadata.invalidate(path, tree)
             forget_listings(self.target, path)
 
-    def cache_uploaded(self, path: str, local_path: str) -> None:
-        """An uploaded file enters the tiers under its new version, so it reads hot
+    def cache_uploaded(self, path: str, local_path: str | None) -> None:
+        """An uploaded file enters the tiers under its new version, so it reads hot; a
+        path removed or renamed away on the target (``local_path`` None) is forgotten
         (the write-back buffer's ``on_uploaded``)."""
         self.invalidate(path)
+        if local_path is None:
+            return
         try:
             self.source.store_file(self.ref(path, self.info(path)), local_path)
         except (OSError, ValueError) as error:  # the cache is an optimisation: never fail

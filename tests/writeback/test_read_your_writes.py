@@ -89,3 +89,18 @@ def test_an_uploaded_file_is_offered_to_on_uploaded_while_its_bytes_exist(target
         assert buffer.wait_flushed(10)
     assert seen == [(f"{target.root}/f", b"hot")]
     assert buffer.lookup(f"{target.root}/f") is None
+
+
+def test_removed_and_renamed_paths_are_reported_without_a_file(target, buffer_dir):
+    seen = []
+    root = target.root
+    with WriteBackBuffer(buffer_dir, "1MiB", target,
+                         on_uploaded=lambda path, local: seen.append((path, local))) as buffer:
+        buffer.pipe(f"{root}/a", b"a")
+        buffer.pipe(f"{root}/b", b"b")
+        assert buffer.wait_flushed(10)
+        seen.clear()
+        buffer.rm(f"{root}/a")
+        buffer.mv(f"{root}/b", f"{root}/c")
+        assert buffer.wait_flushed(10)
+    assert sorted(seen) == [(f"{root}/a", None), (f"{root}/b", None), (f"{root}/c", None)]

@@ -54,8 +54,9 @@ acknowledged before the call is in the target); ``stats() -> dict`` (pending_ops
 queued_files, queued_bytes, used_bytes, capacity, uploaded_files, uploaded_bytes,
 replaced_unuploaded, retries, paused_for_s, last_error); ``close()`` (stops the uploader
 after running requests; pending work stays journaled for the next process).
-``on_uploaded(path, local_path)`` runs in an upload thread after each file's upload, while
-``local_path`` still exists, so the caller can copy it into its read cache.
+``on_uploaded(path, local_path)`` runs in an upload thread after each operation lands: for
+a file while ``local_path`` still exists, so the caller can copy it into its read cache; for
+a removed path, and both paths of a rename, with ``local_path`` None (forget what is cached).
 
 Failures of the target are retried forever with exponential backoff (``retry_initial`` up
 to ``retry_max`` seconds); ``stats()["last_error"]`` says why uploads are not progressing.

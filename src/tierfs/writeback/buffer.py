@@ -62,7 +62,7 @@ class WriteBackBuffer:
         target_fs: AbstractFileSystem,
         *,
         when_full: str = DEFAULTS["when_full"],
-        on_uploaded: Callable[[str, str], None] | None = None,
+        on_uploaded: Callable[[str, str | None], None] | None = None,
         upload_workers: int = DEFAULTS["upload_workers"],
         retry_initial: float = DEFAULTS["retry_initial"],
         retry_max: float = DEFAULTS["retry_max"],

@@ -85,7 +85,7 @@ class Uploader:
         target_fs: AbstractFileSystem,
         settings: WriteBackSettings,
         on_done: Callable[[Op], None],
-        on_uploaded: Callable[[str, str], None] | None,
+        on_uploaded: Callable[[str, str | None], None] | None,
         on_start: Callable[[Op], None] = lambda op: None,
     ):
         self._cond = cond
@@ -145,9 +145,10 @@ class Uploader:
             except Exception as error:  # noqa: BLE001 - any failure is retried, never dropped
                 self._failed(op, error)
                 continue
-            if op.file is not None and self._on_uploaded is not None:
+            if self._on_uploaded is not None:
                 try:
-                    self._on_uploaded(op.path, op.file.local_path)
+                    for path in op.paths():  # a removed or renamed path has no file
+                        self._on_uploaded(path, None if op.file is None else op.file.local_path)
                 except Exception:  # the upload stands even if the read cache could not take it
                     logger.exception("on_uploaded(%s) failed", op.path)
             try:
