@@ -21,6 +21,8 @@ class SwitchableLocalFileSystem(LocalFileSystem):
         self.up = threading.Event()
         self.up.set()
         self.put_delay = 0.0  # seconds each upload takes, to let uploads overlap
+        self.held_path: str | None = None  # an upload of this path waits for ``released``
+        self.released = threading.Event()
         self.applied: list[tuple[str, str]] = []
         self._applied_lock = threading.Lock()
 
@@ -33,6 +35,8 @@ class SwitchableLocalFileSystem(LocalFileSystem):
     def put_file(self, lpath, rpath, **kwargs):
         self._check("put", rpath)
         time.sleep(self.put_delay)
+        if rpath == self.held_path:
+            self.released.wait()
         return super().put_file(lpath, rpath, **kwargs)
 
     def rm_file(self, path):
