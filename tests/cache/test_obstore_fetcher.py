@@ -12,12 +12,8 @@ import pytest
 
 from tierfs.cache import CacheCounters, ObjectChangedError, ObjectRef, RangeFetcher
 from tierfs.cache.fetcher import BlockRequest
-from tierfs.cache.obstore_fetcher import (
-    ObstoreFetcher,
-    UntranslatableOption,
-    build_cold_fetcher,
-    translate_s3_options,
-)
+from tierfs.cache.obstore_fetcher import ObstoreFetcher, build_cold_fetcher
+from tierfs.s3_obstore import UntranslatableOption, translate_s3_options
 
 _AWS_ENV = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_DEFAULT_REGION",
             "AWS_ACCESS_KEY_ID")

@@ -144,10 +144,10 @@ class FileMapWriter(MapWriter):
     def _commit(self) -> CommitRecord:
         shuffle, storage = self.shuffle, self.shuffle.storage
         path = shuffle.path(self.object)
-        with storage.open_output(path) as sink:
-            blocks, offsets = self._output.write_sorted(sink.write)
-        record = CommitRecord(shuffle.shuffle_id, self.map_id, self.attempt, blocks, offsets,
-                              self.object)
+        output = self._output
+        storage.write_object(path, output.sorted_parts(), output.nbytes)
+        record = CommitRecord(shuffle.shuffle_id, self.map_id, self.attempt, output.blocks,
+                              output.offsets, self.object)
         marker = shuffle.path("commits", f"{self.map_id}.json")
         if storage.create_exclusive(marker, record.to_json()):
             self._remove_other_attempts()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Iterator
 
 from tierfs.shuffle.payloads import MapBuffers
 
@@ -26,6 +26,8 @@ class SortedMapOutput:
         self._spill = None
         self._spill_end = 0
         self._segments: dict[int, list[tuple[int, int]]] = {}
+        self.offsets: tuple[int, ...] = ()
+        self.blocks: tuple[int, ...] = ()
 
     def add(self, partition: int, data) -> None:
         if self._held.add(partition, data) > self.buffer_size:
@@ -41,29 +43,36 @@ class SortedMapOutput:
             self._segments.setdefault(partition, []).append((self._spill_end, length))
             self._spill_end += length
 
-    def write_sorted(self, write: Callable[[object], object]) -> tuple[tuple, tuple]:
-        """Hand the output to ``write`` in partition order; blocks and offsets per partition."""
+    @property
+    def nbytes(self) -> int:
+        """About the bytes the output will have: what it holds in memory and has spilled."""
+        return self._held.held + self._spill_end
+
+    def sorted_parts(self) -> Iterator[object]:
+        """The output's buffers in partition order, for one pass; once it is exhausted,
+        ``offsets`` gives where each partition starts (and the end), ``blocks`` their count."""
         offsets, position = [], 0
         for partition in range(self.num_partitions):
             offsets.append(position)
             for start, length in self._segments.get(partition, ()):
-                position += self._copy_spilled(start, length, write)
+                for chunk in self._spilled(start, length):
+                    position += len(chunk)
+                    yield chunk
             for part in self._held.take(partition):
-                write(part)
                 position += len(part)
+                yield part
         offsets.append(position)
-        blocks = self._held.blocks(self.num_partitions)
+        self.offsets = tuple(offsets)
+        self.blocks = self._held.blocks(self.num_partitions)
         self.close()
-        return blocks, tuple(offsets)
 
-    def _copy_spilled(self, start: int, length: int, write: Callable[[object], object]) -> int:
+    def _spilled(self, start: int, length: int) -> Iterator[bytes]:
         for offset in range(start, start + length, _COPY_CHUNK):
             want = min(_COPY_CHUNK, start + length - offset)
             chunk = os.pread(self._spill.fileno(), want, offset)
             if len(chunk) != want:
                 raise OSError("shuffle spill file is shorter than written")
-            write(chunk)
-        return length
+            yield chunk
 
     def close(self) -> None:
         self._held.clear()

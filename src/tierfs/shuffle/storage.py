@@ -3,20 +3,22 @@
 Both offer what the file-based shuffle needs and nothing more: stream an object out,
 create a small object only if it does not exist (the commit), read many byte ranges in
 bounded chunks (concurrently on object stores, with the next batch fetched while the
-current one is decoded), list and delete.
+current one is decoded), list and delete. How bytes move to and from a store is
+``transfers``' choice (obstore on S3).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import fsspec
 
 from tierfs.private_paths import FILE_MODE, private_directory
 from tierfs.shuffle.errors import CorruptShuffleBlockError
+from tierfs.shuffle.transfers import transfers_for
 
 _RANGE_PIECE = 8 * 2**20  # a longer range is fetched in pieces of this size
 _BATCH_BYTES = 64 * 2**20  # bytes in flight per batch of concurrent ranged reads
@@ -33,10 +35,12 @@ class LocalStorage:
     def join(self, *parts: str) -> str:
         return os.path.join(self.root, *parts)
 
-    def open_output(self, path: str):
+    def write_object(self, path: str, parts: Iterable, size: int) -> None:
         private_directory(os.path.dirname(path))
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-        return open(fd, "wb", buffering=2**20)  # headers and small blocks, coalesced
+        with open(fd, "wb", buffering=2**20) as file:  # headers and small blocks, coalesced
+            for part in parts:
+                file.write(part)
 
     def create_exclusive(self, path: str, data: bytes) -> bool:
         private_directory(os.path.dirname(path))
@@ -102,15 +106,18 @@ class FsspecStorage:
     """
 
     def __init__(self, url: str, storage_options: dict):
+        if fsspec.utils.get_protocol(url) in ("file", "local"):
+            storage_options = {"auto_mkdir": True} | storage_options  # outputs in new folders
         self.fs, root = fsspec.core.url_to_fs(url, **storage_options)
         self.root = root.rstrip("/")
         self.url = url
+        self.transfers = transfers_for(self.fs)
 
     def join(self, *parts: str) -> str:
         return "/".join((self.root, *parts))
 
-    def open_output(self, path: str):
-        return self.fs.open(path, "wb")
+    def write_object(self, path: str, parts: Iterable, size: int) -> None:
+        self.transfers.put(path, parts, size)
 
     def create_exclusive(self, path: str, data: bytes) -> bool:
         if self.fs.exists(path):
@@ -157,7 +164,7 @@ class FsspecStorage:
 
     def _fetch(self, batch: list[tuple[int, str, int, int]]) -> tuple[list, list]:
         paths, starts, ends = ([piece[i] for piece in batch] for i in (1, 2, 3))
-        return batch, self.fs.cat_ranges(paths, starts, ends, on_error="return")
+        return batch, self.transfers.cat_ranges(paths, starts, ends)
 
     def listdir(self, path: str) -> list[str]:
         try:
