@@ -138,6 +138,7 @@ class EmbeddedS3:
             weed_binary(), "server",
             f"-dir={data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             "-master.telemetry=false", "-volume.preStopSeconds=0",
+            "-master.electionTimeout=1s",  # a restarted lone master leads in 1 s, not 10
             f"-master.port={self.master_port}", f"-volume.port={self.volume_port}",
             f"-filer.port={self.filer_port}",
             "-s3", f"-s3.port={self.s3_port}", f"-s3.config={self._write_identity()}",
