@@ -4,6 +4,7 @@ import errno
 import shutil
 
 import fsspec
+import psutil
 import pytest
 
 from tierfs import embedded
@@ -13,6 +14,10 @@ from tierfs.sizes import parse_size
 def test_embedded_s3_round_trips_an_object(s3, bucket):
     s3.pipe(f"{bucket}/hello.txt", b"hello tierfs")
     assert s3.cat(f"{bucket}/hello.txt") == b"hello tierfs"
+
+
+def test_the_running_server_gives_its_process_id(seaweed):
+    assert psutil.Process(seaweed.pid).name() == "weed"
 
 
 def test_embedded_s3_rejects_wrong_credentials(seaweed, bucket):

@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         modes = [build_mode(name, backends) for name in names]
         clients = _clients(args, stack, workdir)
         report = Report("shuffle")
-        failures = _measure(args, clients, modes, report)
+        failures = _measure(args, clients, modes, report, backends)
         _add_upload_floor(args, backends, report)
     targets = evaluate_targets(report)
     report.meta["targets"] = [target.as_dict() for target in targets]
@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _measure(args: argparse.Namespace, clients: Callable, modes: list[Mode],
-             report: Report) -> int:
+             report: Report, backends: Backends) -> int:
     """Rounds of one run per available mode; returns the number of failed modes."""
     total_records = args.size // RECORD_SIZE
     workload = f"terasort {_size_text(args.size)}"
@@ -111,7 +111,7 @@ def _measure(args: argparse.Namespace, clients: Callable, modes: list[Mode],
     measurements = {mode.name: report.add(Measurement(
         mode.name, workload, total_records * RECORD_SIZE,
         extra={"peak_rss": [], "start_rss": [], "disk_write_bytes": [], "stored_bytes": [],
-               "verified": True}))
+               "worker_cpu": [], "service_cpu": [], "verified": True}))
         for mode in available}
     failed: dict[str, str] = {}
     for round_ in range(args.runs):
@@ -121,7 +121,8 @@ def _measure(args: argparse.Namespace, clients: Callable, modes: list[Mode],
             ddf = records(args.size, args.partition_size, args.seed, f"{mode.name}-{round_}")
             try:
                 with clients() as client:
-                    result = run_once(client, mode, ddf, expected)
+                    result = run_once(client, mode, ddf, expected,
+                                      backends.service_pid(mode.name))
             except Exception as error:  # noqa: BLE001 - report the mode, measure the rest
                 traceback.print_exception(error)
                 failed[mode.name] = f"{type(error).__name__}: {error}"
@@ -161,6 +162,8 @@ def _record(measurement: Measurement, result: RunResult) -> None:
     extra["start_rss"].append(result.start_rss)
     extra["disk_write_bytes"].append(result.disk_write_bytes)
     extra["stored_bytes"].append(result.stored_bytes)
+    extra["worker_cpu"].append(result.worker_cpu)
+    extra["service_cpu"].append(result.service_cpu)
     extra["verified"] = extra["verified"] and not result.problems
 
 
@@ -183,8 +186,16 @@ def _stored_cell(m: Measurement) -> str:
     return "-" if stored[0] is None else f"{_median(stored) / _MiB:,.0f}"
 
 
+def _cpu_cell(m: Measurement) -> str:
+    """Median CPU seconds of the workers, plus the serving process's (store, daemon)."""
+    workers = f"{_median(m.extra['worker_cpu']):.1f}"
+    service = m.extra["service_cpu"]
+    return workers if service[0] is None else f"{workers} + {_median(service):.1f}"
+
+
 _COLUMNS = [
     ("peak RSS MiB/worker", _peak_rss_cell),
+    ("CPU s workers + service", _cpu_cell),
     ("stored MiB", _stored_cell),
     ("disk writes MiB", lambda m: f"{_median(m.extra['disk_write_bytes']) / _MiB:,.0f}"),
     ("verified", lambda m: "yes" if m.extra["verified"] else "WRONG"),
@@ -222,7 +233,10 @@ def _describe(args: argparse.Namespace, report: Report, modes: list[Mode],
         "MB/s = input bytes / median seconds; 'x p2p', 'x tasks' = throughput ratios. Peak RSS: "
         "median over runs of each worker's peak (sampled every 20 ms). stored = the tierfs "
         "service's size of the shuffle before it is deleted; disk writes = the workers' "
-        "/proc/PID/io write_bytes during the run (what reached the block layer from them).",
+        "/proc/PID/io write_bytes during the run (what reached the block layer from them). "
+        "CPU s: median CPU time of the workers during a run, + that of the process serving "
+        "the shuffle on this machine (the embedded SeaweedFS, the daemon): on one machine "
+        "all of it shares the same cores.",
         "workers NOT restarted between runs (--scheduler): peaks include what earlier runs left"
         if args.scheduler else "a new LocalCluster (2 workers) for every run",
     ]

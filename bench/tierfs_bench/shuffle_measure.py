@@ -1,4 +1,5 @@
-"""One timed sort of ``tierfs-bench shuffle``: wall time, the workers' peak RSS and disk writes.
+"""One timed sort of ``tierfs-bench shuffle``: wall time, the workers' peak RSS, disk writes
+and CPU time, and the CPU time of the process serving the shuffle (the store, the daemon).
 
 The timed job generates the records in the workers, sorts them through a mode and
 summarises each output partition there (count, checksum, first and last key); only the
@@ -29,20 +30,26 @@ class RunResult:
     peak_rss: list[int]  # per worker, in the workers' address order
     start_rss: list[int]
     disk_write_bytes: int  # all workers' /proc/PID/io write_bytes, summed
+    worker_cpu: float  # the workers' CPU seconds, summed
+    service_cpu: float | None  # CPU seconds of the process serving the shuffle on this machine
     stored_bytes: int | None  # the tierfs service's size of the shuffle (None: a Dask mode)
     problems: list[str]
 
 
 class WorkerSampler:
     """Samples the RSS of the worker processes in a background thread, keeping each peak,
-    and reads their write_bytes before and after."""
+    and reads their write_bytes and the CPU time of them and of ``service_pid`` before and
+    after."""
 
-    def __init__(self, pids: list[int]):
+    def __init__(self, pids: list[int], service_pid: int | None = None):
         self.processes = [psutil.Process(pid) for pid in pids]
+        self.service = psutil.Process(service_pid) if service_pid is not None else None
         self.start_rss = [p.memory_info().rss for p in self.processes]
         self.peak_rss = list(self.start_rss)
         self._writes = self._write_bytes()
+        self._cpu = (_cpu_seconds(self.processes), self._service_cpu())
         self.disk_write_bytes = 0
+        self.worker_cpu, self.service_cpu = 0.0, None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, name="rss-sampler", daemon=True)
 
@@ -67,8 +74,18 @@ class WorkerSampler:
         self._thread.join()
         try:
             self.disk_write_bytes = self._write_bytes() - self._writes
+            self.worker_cpu = _cpu_seconds(self.processes) - self._cpu[0]
         except psutil.NoSuchProcess:
             self.disk_write_bytes = 0
+        if self.service is not None:
+            self.service_cpu = self._service_cpu() - self._cpu[1]
+
+    def _service_cpu(self) -> float:
+        return _cpu_seconds([self.service]) if self.service is not None else 0.0
+
+
+def _cpu_seconds(processes: list[psutil.Process]) -> float:
+    return sum(times.user + times.system for times in (p.cpu_times() for p in processes))
 
 
 def import_engines() -> None:
@@ -90,11 +107,12 @@ def summaries(client, ddf: dd.DataFrame) -> list[Summary]:
     return client.gather(client.compute(tasks))
 
 
-def run_once(client, mode: Mode, ddf: dd.DataFrame, expected: tuple[int, int]) -> RunResult:
+def run_once(client, mode: Mode, ddf: dd.DataFrame, expected: tuple[int, int],
+             service_pid: int | None = None) -> RunResult:
     client.run(import_engines)
     shuffle_id = f"bench-{uuid.uuid4().hex[:12]}"
     try:
-        with WorkerSampler(worker_pids(client)) as sampler:
+        with WorkerSampler(worker_pids(client), service_pid) as sampler:
             start = time.perf_counter()
             output = summaries(client, mode.sort(ddf, shuffle_id))
             seconds = time.perf_counter() - start
@@ -103,7 +121,7 @@ def run_once(client, mode: Mode, ddf: dd.DataFrame, expected: tuple[int, int]) -
         if mode.is_tierfs:
             _delete(mode, shuffle_id)
     return RunResult(seconds, sampler.peak_rss, sampler.start_rss, sampler.disk_write_bytes,
-                     stored, problems(output, expected))
+                     sampler.worker_cpu, sampler.service_cpu, stored, problems(output, expected))
 
 
 def _stored_bytes(mode: Mode, shuffle_id: str) -> int | None:

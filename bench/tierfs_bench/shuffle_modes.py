@@ -68,6 +68,13 @@ class Backends:
     bucket: str
     s3_options: dict | None = None  # given (--endpoint) or of the embedded SeaweedFS
     daemon_capacity: str = "16GiB"
+    store_pid: int | None = None  # the embedded SeaweedFS's, whose CPU the s3 modes use
+    daemon_pid: int | None = None
+
+    def service_pid(self, mode: str) -> int | None:
+        """The process on this machine that serves ``mode``'s shuffle, if one does."""
+        return {"s3": self.store_pid, "tierfs::s3": self.store_pid,
+                "daemon": self.daemon_pid}.get(mode)
 
     def s3(self) -> dict:
         if self.s3_options is None:
@@ -79,7 +86,7 @@ class Backends:
             server = EmbeddedS3(directory, volume_size_mb=256)
             self.stack.callback(server.stop)
             server.start()
-            self.s3_options = server.storage_options()
+            self.s3_options, self.store_pid = server.storage_options(), server.pid
         import fsspec
 
         # fsspec's cached instance: a dropped one closes its session on another thread's loop
@@ -107,6 +114,7 @@ class Backends:
         daemon = DaemonProcess(config, f"http://127.0.0.1:{port}")
         self.stack.callback(daemon.stop)
         daemon.start()
+        self.daemon_pid = daemon.process.pid
         return f"daemon+http://127.0.0.1:{port}"
 
 

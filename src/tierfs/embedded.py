@@ -216,6 +216,11 @@ class EmbeddedS3:
         self.stop()
         raise TimeoutError(f"SeaweedFS did not become ready in {timeout:.0f}s: {last_error}")
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs (for resource accounting)."""
+        return self._process.pid if self._process is not None else None
+
     def create_bucket(self, name: str) -> str:
         client = self.minio_client()
         if not client.bucket_exists(name):

@@ -32,6 +32,10 @@ def test_shuffle_scenario_sorts_and_verifies_through_every_mode(dask_client, sea
         assert row["mb_per_s"] > 0 and len(row["extra"]["peak_rss"][0]) == 2, name
     for name in ("local", "daemon", "s3", "tierfs::s3"):
         assert rows[name]["extra"]["stored_bytes"][0] > 0, name
+    for name, row in rows.items():  # the serving process's CPU: the bench's own daemon only
+        assert row["extra"]["worker_cpu"][0] > 0, name  # (the store is --endpoint's, not ours)
+        assert (row["extra"]["service_cpu"][0] is None) == (name != "daemon"), name
+    assert rows["daemon"]["extra"]["service_cpu"][0] > 0
     assert payload["meta"]["records"] == 3 * 2**20 // 100
     assert len(payload["meta"]["targets"]) == 4
     floor = payload["meta"]["upload_floor"]
@@ -39,6 +43,7 @@ def test_shuffle_scenario_sorts_and_verifies_through_every_mode(dask_client, sea
     assert floor["bytes"] == rows["s3"]["extra"]["stored_bytes"][0] // 3 * 3
     table = capsys.readouterr().out
     assert "x p2p" in table and "tierfs::s3" in table and "peak RSS" in table
+    assert "CPU s workers + service" in table
 
 
 def test_records_are_the_same_for_the_same_seed_and_range_whatever_the_job():
