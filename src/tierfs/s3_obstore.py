@@ -1,4 +1,4 @@
-"""S3 through obstore (Rust's object_store): s3fs options translated, ranged GETs.
+"""S3 through obstore (Rust's object_store): s3fs options translated, ranged GETs, PUTs.
 
 Shared by the cache's cold fetcher and the shuffle's object storage; s3fs stays the
 filesystem for everything else. Errors are s3fs's; an option with no equivalent is named
@@ -162,8 +162,9 @@ class ObstoreS3:
         return await asyncio.gather(*map(one, paths, starts, ends), return_exceptions=True)
 
     def put(self, path: str, data, part_size: int, concurrency: int) -> None:
-        """Store ``data`` at ``path`` atomically: a buffer in one request, an iterable of
-        buffers streamed as a multipart upload of ``part_size`` parts."""
+        """Store ``data`` (a buffer, or an iterable of buffers read as it goes) at ``path``
+        atomically; past ``part_size`` bytes, as a multipart upload of that part size with
+        ``concurrency`` parts in flight."""
         bucket, key, _ = self._split_path(path)
         _mark_runtime_started()
         try:

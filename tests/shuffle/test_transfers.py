@@ -1,4 +1,4 @@
-"""Map outputs on S3 move through obstore (one PUT, or a streamed multipart upload), and
+"""Map outputs on S3 move through obstore (joined, or streamed when large), and
 through s3fs where obstore cannot express an option: the same bytes either way."""
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ def test_an_s3_shuffle_moves_its_bytes_through_obstore(seaweed, bucket, monkeypa
     assert calls.count("put") == 1 and "cat_ranges" in calls
 
 
-def test_an_output_past_the_single_put_size_is_streamed_in_parts(seaweed, bucket, monkeypatch):
-    monkeypatch.setattr(transfers, "_SINGLE_PUT", 2**20)
+def test_an_output_past_the_joined_size_is_streamed_in_parts(seaweed, bucket, monkeypatch):
+    monkeypatch.setattr(transfers, "_JOINED_UP_TO", 2**20)
     monkeypatch.setattr(transfers, "_PART_SIZE", 5 * 2**20)  # S3's smallest part
     service = tierfs.shuffle.open_service(f"s3://{bucket}/multipart", buffer_size="1MiB",
                                           **seaweed.storage_options())

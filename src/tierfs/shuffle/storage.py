@@ -36,6 +36,8 @@ class LocalStorage:
         return os.path.join(self.root, *parts)
 
     def write_object(self, path: str, parts: Iterable, size: int) -> None:
+        """Write ``parts`` in order as the object ``path``; ``size`` (about their bytes) lets
+        a store choose how to send them, a local file needs no choice."""
         private_directory(os.path.dirname(path))
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
         with open(fd, "wb", buffering=2**20) as file:  # headers and small blocks, coalesced

@@ -1,9 +1,9 @@
 """How map outputs move to and from an fsspec store: through obstore where it is S3.
 
-A map output is written once, whole, and read as byte ranges. On S3, obstore sends both
-outside the GIL, without copying the output into a buffer and again into an HTTP payload
-as s3fs's writer does; any other store, an s3fs option obstore cannot express, or a
-process forked after obstore ran in it keeps the filesystem's own calls.
+A map output is written once, whole, and read as byte ranges. On S3, obstore moves both
+outside the GIL and signs and sends the output from one buffer, where s3fs's writer copies
+it twice and hashes it in Python threads; any other store, an s3fs option obstore cannot
+express, or a process forked after obstore ran in it keeps the filesystem's own calls.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from tierfs.s3_obstore import ObstoreS3, UntranslatableOption, obstore_usable, t
 
 logger = logging.getLogger(__name__)
 
-_SINGLE_PUT = 64 * 2**20  # up to this size an output goes in one request, beyond in parts
+# up to this size an output is joined into one buffer, whose parts go up concurrently;
+# beyond, it is streamed part by part, so a spilled output is never whole in memory
+_JOINED_UP_TO = 64 * 2**20
 _PART_SIZE = 8 * 2**20
 _PUT_CONCURRENCY = 4
 _GET_CONCURRENCY = 16
@@ -40,8 +42,8 @@ class FsspecTransfers:
 
 
 class ObstoreTransfers:
-    """obstore's PUTs (one request, or a streamed multipart upload for a large output) and
-    concurrent ranged GETs; the filesystem's own calls in a fork after obstore ran."""
+    """obstore's uploads (in concurrent parts, streamed for a large output) and concurrent
+    ranged GETs; the filesystem's own calls in a fork after obstore ran."""
 
     def __init__(self, s3: ObstoreS3, fallback: FsspecTransfers):
         self.s3, self._fallback = s3, fallback
@@ -49,9 +51,9 @@ class ObstoreTransfers:
     def put(self, path: str, parts: Iterable, size: int) -> None:
         if not obstore_usable():
             return self._fallback.put(path, parts, size)
-        if size <= _SINGLE_PUT:
+        if size <= _JOINED_UP_TO:
             data = b"".join(parts)
-        else:  # streamed: a spilled output is never held in memory whole
+        else:
             data = (memoryview(part).cast("B") for part in parts)
         self.s3.put(path, data, _PART_SIZE, _PUT_CONCURRENCY)
 
