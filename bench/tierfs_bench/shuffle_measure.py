@@ -78,7 +78,10 @@ class WorkerSampler:
         except psutil.NoSuchProcess:
             self.disk_write_bytes = 0
         if self.service is not None:
-            self.service_cpu = self._service_cpu() - self._cpu[1]
+            try:
+                self.service_cpu = self._service_cpu() - self._cpu[1]
+            except psutil.NoSuchProcess:  # the service died: the run fails and says so
+                self.service_cpu = None
 
     def _service_cpu(self) -> float:
         return _cpu_seconds([self.service]) if self.service is not None else 0.0
