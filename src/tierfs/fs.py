@@ -328,6 +328,11 @@ class TierFileSystem(ChainedFileSystem):
         """Block until every acknowledged write is in the under store (True), or time out."""
         return self._writes.wait_flushed(timeout)
 
+    def close(self) -> None:
+        """Stop uploading and release the write-back buffer for another process; what is
+        not yet uploaded stays journaled, and the buffer's next owner uploads it."""
+        self._writes.close()
+
     # -- observability --
 
     def cache_stats(self) -> dict:

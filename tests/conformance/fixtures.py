@@ -64,7 +64,7 @@ class TierfsOverLocal(AbstractFixtures):
         fs = tierfs(tmp_path_factory.mktemp("tierfs"), request.param, "file",
                     {"auto_mkdir": True, "skip_instance_cache": True})
         yield fs
-        fs._writes.close()
+        fs.close()
 
     @pytest.fixture
     def fs_path(self, tmp_path):
@@ -119,7 +119,7 @@ class TierfsOverSeaweed(OverSeaweed):
         fs = tierfs(tmp_path_factory.mktemp("tierfs"), request.param, "s3",
                     seaweed.storage_options() | {"skip_instance_cache": True})
         yield fs
-        fs._writes.close()
+        fs.close()
 
     def passes_anyway(self, request) -> bool:
         fs = request.getfixturevalue("fs")

@@ -53,7 +53,7 @@ def tierfs_over_s3(seaweed, tmp_path):
 
     yield make
     for fs in made:
-        fs._writes.close()
+        fs.close()
 
 
 def test_duckdb_sql_over_tierfs_equals_pandas_over_s3(tierfs_over_s3, s3, bucket, seaweed):

@@ -56,7 +56,7 @@ def gated(tmp_path):
     yield fs, gate, root
     gate.set()
     fs.wait_flushed(30)
-    fs._writes.close()
+    fs.close()
 
 
 def test_buffered_writes_are_readable_before_they_are_uploaded(gated):
@@ -136,7 +136,7 @@ def test_uploaded_files_enter_the_cache_and_read_hot(seaweed, s3, bucket, tmp_pa
     stats = fs.cache_stats()
     assert stats["under_store_bytes"] == 0 and stats["hits"] == 3
     assert stats["writeback"]["uploaded_files"] == 1
-    fs._writes.close()
+    fs.close()
 
 
 @pytest.mark.parametrize(
