@@ -24,6 +24,7 @@ from tierfs.daemon_client import protocol
 from tierfs.daemon_client.protocol import BlockAddress
 from tierfs_server import shuffle_routes, status_page, writeback_routes
 from tierfs_server.access import SOCKET_MODE, AccessPolicy, peer_of
+from tierfs_server.block_server import BlockServer
 from tierfs_server.config import DaemonConfig
 from tierfs_server.descriptor_server import DescriptorServer
 from tierfs_server.fetchers import forwarding_allowed
@@ -117,7 +118,8 @@ async def block(request: web.Request) -> web.Response:
 
 
 async def block_range(request: web.Request) -> web.Response:
-    """A cached block's bytes by key, or a ``Range`` of them: the fast path of HTTP hits.
+    """A cached block's bytes by key, or a ``Range`` of them, for clients of the unix socket
+    (TCP clients use the data port, ``block_server``, which serves the same ``span``).
 
     Answered on the event loop, with no thread hop: a verified range of a block file is
     a ``pread`` of page-cached bytes once its chunks were checked, or for large ranges a
@@ -203,19 +205,24 @@ def create_app(config: DaemonConfig) -> web.Application:
     return app
 
 
+def _tls_context(config: DaemonConfig) -> ssl.SSLContext | None:
+    if not config.tls_cert:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(config.tls_cert, config.tls_key)
+    return context
+
+
 async def serve(config: DaemonConfig, ready: asyncio.Event | None = None) -> None:
     """Run until SIGTERM or SIGINT, then stop gracefully."""
     loop = asyncio.get_running_loop()
     loop.set_default_executor(ThreadPoolExecutor(config.workers, thread_name_prefix="tierfs-d"))
     runner = web.AppRunner(create_app(config), shutdown_timeout=30)
     await runner.setup()
+    tls = _tls_context(config)
     sites = []
     if config.port is not None:
-        context = None
-        if config.tls_cert:
-            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            context.load_cert_chain(config.tls_cert, config.tls_key)
-        sites.append(web.TCPSite(runner, config.host, config.port, ssl_context=context))
+        sites.append(web.TCPSite(runner, config.host, config.port, ssl_context=tls))
     if config.unix_socket:
         sites.append(web.UnixSite(runner, config.unix_socket))
     for site in sites:
@@ -223,13 +230,21 @@ async def serve(config: DaemonConfig, ready: asyncio.Event | None = None) -> Non
         logger.warning("tierfs daemon listening on %s", site.name)
     if config.unix_socket:
         os.chmod(config.unix_socket, SOCKET_MODE)  # the daemon decides who (access.py)
-    descriptors = None
+    node = runner.app[NODE]
+    side_servers = []
     if config.fd_socket:
-        node = runner.app[NODE]
         descriptors = DescriptorServer(config.fd_socket, node.local, access_policy(config),
                                        node.node_id)
-        node.descriptor_stats = descriptors.stats
-        descriptors.serve_in_thread()
+        node.side_servers["descriptors"] = descriptors.stats
+        side_servers.append(descriptors)
+    if config.port is not None and config.block_port is not None:
+        blocks = BlockServer(config.host, config.block_port, node.local, access_policy(config),
+                             tls)
+        node.side_servers["block_server"] = blocks.stats
+        node.block_port = blocks.port
+        side_servers.append(blocks)
+    for server in side_servers:
+        server.serve_in_thread()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
@@ -237,6 +252,6 @@ async def serve(config: DaemonConfig, ready: asyncio.Event | None = None) -> Non
         ready.set()
     await stop.wait()
     logger.warning("tierfs daemon stopping: finishing in-flight requests")
-    if descriptors is not None:
-        await asyncio.to_thread(descriptors.close)
+    for server in side_servers:
+        await asyncio.to_thread(server.close)
     await runner.cleanup()

@@ -3,6 +3,8 @@
     [server]                      # all optional
     host = "127.0.0.1"            # any non-loopback address requires a token
     port = 7480
+    block_port = 7481             # the data port (cached block ranges); default 0: any free
+                                  # port, announced in /v1/describe; false: none
     unix_socket = "/run/tierfs/daemon.sock"
     fd_socket = "/run/tierfs/fd.sock"  # hands out block file descriptors (SCM_RIGHTS)
     allowed_uids = [1000]         # unix-socket peers admitted without the token; with no
@@ -53,7 +55,7 @@ from tierfs_server.shuffle_store import ShuffleSettings
 _SECTIONS = {"server", "cache", "mounts", "peers", "writeback", "shuffle"}
 _SERVER_KEYS = {"host", "port", "unix_socket", "token", "token_file", "tls_cert", "tls_key",
                 "max_request_bytes", "metadata_ttl", "workers", "fd_socket", "allowed_uids",
-                "allowed_gids"}
+                "allowed_gids", "block_port"}
 _PEER_KEYS = {"self", "members", "dns", "timeout", "down_seconds"}
 
 
@@ -84,6 +86,7 @@ class WriteBackConfig:
 class DaemonConfig:
     host: str = "127.0.0.1"
     port: int | None = 7480
+    block_port: int | None = 0
     unix_socket: str | None = None
     fd_socket: str | None = None
     allowed_uids: frozenset[int] = frozenset()
@@ -120,10 +123,11 @@ def parse_config(raw: dict) -> DaemonConfig:
     server = _table(raw, "server", _SERVER_KEYS)
     cache = _table(raw, "cache", {"block_size", "tiers"})
     host = server.get("host", "127.0.0.1")
-    port = server.get("port", 7480)
-    if port is not None and (isinstance(port, bool) or not isinstance(port, int)
-                             or not 0 <= port < 65536):
-        raise ValueError(f"server.port: expected 0..65535, got {port!r}")
+    port = _port(server.get("port", 7480), "server.port")
+    block_port = server.get("block_port", 0)
+    block_port = None if block_port is False else _port(block_port, "server.block_port")
+    if block_port and block_port == port:
+        raise ValueError(f"server.block_port: {block_port} is server.port too")
     token = _token(server)
     if not _is_loopback(host) and not token:
         raise ValueError(f"server.token: listening on {host} (not loopback) requires a token "
@@ -134,6 +138,7 @@ def parse_config(raw: dict) -> DaemonConfig:
     return DaemonConfig(
         host=host,
         port=port,
+        block_port=block_port,
         unix_socket=server.get("unix_socket"),
         fd_socket=_fd_socket(server),
         allowed_uids=_ids(server.get("allowed_uids", []), "server.allowed_uids"),
@@ -162,6 +167,13 @@ def _table(raw: dict, name: str, keys: set[str]) -> dict:
     if unknown:
         raise ValueError(f"{name}.{sorted(unknown)[0]}: unknown key; expected {sorted(keys)}")
     return table
+
+
+def _port(value, name: str) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                              or not 0 <= value < 65536):
+        raise ValueError(f"{name}: expected 0..65535, got {value!r}")
+    return value
 
 
 def _token(server: dict) -> str | None:

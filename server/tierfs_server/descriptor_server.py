@@ -8,7 +8,7 @@ per connected client and nothing per block. A block file is never written after 
 renamed into place, and a descriptor names its inode, not a path: eviction unlinks
 the file, and a client holding it still reads the block's exact bytes until it notices
 (link count 0) and asks again. One thread per connection (``socketserver``), at most
-``MAX_CONNECTIONS``; the protocol is in ``tierfs.daemon_client.descriptor_protocol``.
+``side_server.MAX_CONNECTIONS``; the protocol is in ``tierfs.daemon_client.descriptor_protocol``.
 """
 
 from __future__ import annotations
@@ -17,55 +17,27 @@ import logging
 import os
 import socket
 import socketserver
-import threading
 
 from tierfs.daemon_client import descriptor_protocol as wire
 from tierfs_server.access import SOCKET_MODE, AccessPolicy, peer_of
 from tierfs_server.local_blocks import LocalBlocks
+from tierfs_server.side_server import SideServer
 
 logger = logging.getLogger(__name__)
 
-MAX_CONNECTIONS = 256
-
-
-class DescriptorServer(socketserver.ThreadingUnixStreamServer):
-    daemon_threads = True
+class DescriptorServer(SideServer, socketserver.ThreadingUnixStreamServer):
+    name = "descriptor server"
 
     def __init__(self, path: str, blocks: LocalBlocks, policy: AccessPolicy, node_id: str):
         if os.path.exists(path) and not os.path.isdir(path):
             os.unlink(path)  # a stale socket of an earlier run
-        super().__init__(path, _Connection)
+        super().__init__(path, _Connection,
+                         figures=("descriptors", "inline_blocks", "absent"))
         os.chmod(path, SOCKET_MODE)  # access is decided per connection (access.py)
         self.path = path
         self.blocks = blocks
         self.policy = policy
         self.node_id = node_id  # in the hello's answer: a client checks it is our node
-        self._lock = threading.Lock()
-        self.figures = {"connections": 0, "refused": 0, "descriptors": 0, "inline_blocks": 0,
-                        "absent": 0}
-
-    def count(self, name: str, amount: int = 1) -> None:
-        with self._lock:
-            self.figures[name] += amount
-
-    def stats(self) -> dict:
-        with self._lock:
-            return dict(self.figures)
-
-    def verify_request(self, request, client_address) -> bool:
-        if self.stats()["connections"] >= MAX_CONNECTIONS:
-            self.count("refused")
-            logger.warning("descriptor server: %d connections, refusing another",
-                           MAX_CONNECTIONS)
-            return False
-        return True
-
-    def serve_in_thread(self) -> threading.Thread:
-        thread = threading.Thread(target=self.serve_forever, name="tierfs-fd-server",
-                                  daemon=True)
-        thread.start()
-        logger.warning("tierfs daemon passing descriptors on %s", self.path)
-        return thread
 
     def close(self) -> None:
         self.shutdown()

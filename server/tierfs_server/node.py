@@ -92,7 +92,9 @@ class CacheNode:
         self.counters = CacheCounters()
         self.cache = TieredBlockCache(build_tiers(list(config.tiers)), self.counters)
         self.local = LocalBlocks(self.cache, self.counters)  # the hit paths of clients
-        self.descriptor_stats: Callable[[], dict] | None = None  # set by the fd server
+        # the servers beside the HTTP app (descriptors, data port): their figures by name
+        self.side_servers: dict[str, Callable[[], dict]] = {}
+        self.block_port: int | None = None  # the data port's, once it listens
         self.node_id = self._node_id()
         self.peers = (PeerSet(config.peers, config.token)
                       if config.peers.members or config.peers.dns else None)
@@ -172,6 +174,7 @@ class CacheNode:
             "peers": self.peers.members() if self.peers else [],
             "shuffle": self.shuffles is not None,
             "fd_socket": self.config.fd_socket,
+            "block_port": self.block_port,
         }
 
     def stats(self) -> dict:
@@ -189,8 +192,8 @@ class CacheNode:
             stats["writeback"] = self.writeback_stats()
         if self.shuffles is not None:
             stats["shuffle"] = self.shuffles.stats()
-        if self.descriptor_stats is not None:
-            stats["descriptors"] = self.descriptor_stats()
+        for name, figures in self.side_servers.items():
+            stats[name] = figures()
         return stats
 
     def writeback_stats(self) -> dict:

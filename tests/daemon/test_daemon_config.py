@@ -18,6 +18,8 @@ MOUNTS = {"m": {"url": "s3://bucket", "options": {}}}
     [
         ({"server": {"host": "0.0.0.0"}, "mounts": MOUNTS}, "server.token"),
         ({"server": {"port": 99999}, "mounts": MOUNTS}, "server.port"),
+        ({"server": {"block_port": "7481"}, "mounts": MOUNTS}, "server.block_port"),
+        ({"server": {"port": 7480, "block_port": 7480}, "mounts": MOUNTS}, "server.block_port"),
         ({"server": {"colour": "red"}, "mounts": MOUNTS}, "server.colour"),
         ({"server": {"token": "short"}, "mounts": MOUNTS}, "server.token"),
         ({"cache": {"tiers": [{"medium": "tape", "capacity": "1GiB"}]}, "mounts": MOUNTS},

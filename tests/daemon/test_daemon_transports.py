@@ -36,4 +36,7 @@ def test_the_daemon_serves_https_with_a_configured_certificate(seaweed, s3, buck
     fs = daemon_fs(seaweed, daemon.url, short_circuit=False, daemon_fallback="error",
                    daemon_cafile=str(cert))
     assert fs.cat_file(f"{bucket}/f") == data
-    assert daemon.stats()["under_store_bytes"] == len(data)
+    assert fs.cat_file(f"{bucket}/f") == data  # warm: from the data port, over TLS too
+    stats = daemon.stats()
+    assert stats["under_store_bytes"] == len(data)
+    assert stats["block_server"]["requests"] >= 2 and stats["block_server"]["bad_requests"] == 0

@@ -216,6 +216,12 @@ def test_daemonset_probes_healthz_on_the_configured_port(configmap_config):
         assert ports[check["port"]] == configmap_config.port
 
 
+def test_daemonset_exposes_the_configured_data_port(configmap_config):
+    data = {p["name"]: p for p in _container("daemon")["ports"]}["data"]
+    assert configmap_config.block_port not in (None, 0, configmap_config.port)
+    assert data["containerPort"] == data["hostPort"] == configmap_config.block_port
+
+
 def test_daemonset_uses_the_node_network_and_cluster_dns():
     spec = _pod_spec()
     assert spec["hostNetwork"] is True

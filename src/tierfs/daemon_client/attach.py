@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from tierfs.cache import CacheCounters, RangeFetcher, Tier, TierSpec, build_tiers
 from tierfs.daemon_client.client import DaemonClient, DaemonUnavailable
@@ -79,4 +80,16 @@ def _views(address: str, description: dict, client: DaemonClient, token: str | N
             if view is not None:
                 return [view]
     capacity = sum(int(tier["capacity"]) for tier in description["tiers"])
-    return [HttpBlockTier(TierSpec("ssd", capacity), HttpBlocks(address, token, cafile=cafile))]
+    blocks = HttpBlocks(_data_address(address, description.get("block_port")), token,
+                        cafile=cafile)
+    return [HttpBlockTier(TierSpec("ssd", capacity), blocks)]
+
+
+def _data_address(address: str, block_port: int | None) -> str:
+    """Where block ranges are read: the daemon's data port on the host the client reached
+    it by, if it has one (over a unix socket: that socket)."""
+    parts = urlsplit(address)
+    if not block_port or parts.scheme not in ("http", "https"):
+        return address
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+    return f"{parts.scheme}://{host}:{block_port}"

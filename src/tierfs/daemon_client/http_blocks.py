@@ -3,9 +3,9 @@
 For clients that can neither open the daemon's tier files nor receive their
 descriptors (another host's peers, remote clients, an unreachable descriptor socket).
 A hit is one ``GET /v1/blocks/{key}`` with a ``Range`` on a connection this thread
-keeps open (blocking, on the caller's thread: no hop to an event loop); the daemon
-answers from its event loop with the exact range of the verified block. A 404 (not
-cached) is a miss the ``DaemonFetcher`` then fetches.
+keeps open (blocking, on the caller's thread: no hop to an event loop), to the daemon's
+data port when it has one; the body lands in the caller's buffer or in the ``bytes`` the
+reader returns. A 404 (not cached) is a miss the ``DaemonFetcher`` then fetches.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from tierfs.cache import PutOutcome, PutResult, Tier, TierSpec
 from tierfs.daemon_client.protocol import BLOCK_RANGE, TOKEN_ENV
+from tierfs.fresh_bytes import filled_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -59,16 +60,23 @@ class _Exchange:
                 close = True
         if length is None:
             raise http.client.HTTPException("response without a Content-Length")
-        body = dest if dest is not None and len(dest) == length else memoryview(
-            bytearray(length))
-        have = min(len(buffer), length)
-        body[:have] = buffer[:have]
-        del buffer[:have]
-        while have < length:
-            received = self.sock.recv_into(body[have:])
-            if not received:
-                raise http.client.IncompleteRead(b"")
-            have += received
+
+        def fill(body: memoryview) -> None:
+            have = min(len(buffer), length)
+            with memoryview(buffer) as received:
+                body[:have] = received[:have]
+            del buffer[:have]
+            while have < length:
+                received = self.sock.recv_into(body[have:])
+                if not received:
+                    raise http.client.IncompleteRead(b"")
+                have += received
+
+        if dest is not None and len(dest) == length:
+            fill(dest)
+            body = dest
+        else:  # received straight into the bytes a reader returns: no copy after
+            body = memoryview(filled_bytes(length, fill))
         if close:
             raise ConnectionResetError("the daemon closed the connection")
         return status, body
