@@ -7,6 +7,7 @@ import threading
 import time
 from dataclasses import replace
 
+import obstore
 import pytest
 
 from tierfs.cache import TUNING
@@ -65,6 +66,19 @@ def test_only_blocks_read_again_a_while_after_they_arrived_move_to_huge_pages():
     time.sleep(0.25)
     assert tier.get("k", 0, 10) is not None  # a new arrival moves too
     assert activity.drain(5) and not worth_moving(tier.get_block("k"))
+
+
+def test_the_memory_tier_keeps_immutable_fetched_buffers_and_copies_mutable_ones():
+    tier = MemoryTier(TierSpec("memory", 2**20), FetchActivity())
+    fetched = obstore.Bytes(os.urandom(1000))  # what the obstore cold fetcher hands over
+    mutable = bytearray(os.urandom(1000))
+    tier.put("a", fetched)
+    tier.put("b", mutable)
+    assert tier.get_block("a").obj is fetched  # no copy of the fetched block
+    held = tier.get_block("b")
+    assert held.obj is not mutable and held == mutable
+    mutable[:4] = b"XXXX"
+    assert held != mutable  # a later change of the caller's buffer never reaches the tier
 
 
 def test_counters_from_many_threads_add_up_exactly():

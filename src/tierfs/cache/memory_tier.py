@@ -11,6 +11,8 @@ import threading
 import time
 from functools import partial
 
+from obstore import Bytes as ObstoreBytes
+
 from tierfs.cache.config import TierSpec
 from tierfs.cache.eviction import EntryStats, sort_key
 from tierfs.cache.fetch_activity import FetchActivity
@@ -18,6 +20,8 @@ from tierfs.cache.huge_pages import huge_page_copy, worth_moving
 from tierfs.cache.resident import MemoryBlockView
 from tierfs.cache.tier import PutOutcome, PutResult, Tier, Victim
 from tierfs.cache.tuning import TUNING, Tuning
+
+_OWNED_IMMUTABLE = (bytes, ObstoreBytes)
 
 
 class MemoryTier(Tier):
@@ -84,7 +88,8 @@ class MemoryTier(Tier):
             return PutOutcome(PutResult.TOO_LARGE)
         if key in self._blocks:
             return PutOutcome(PutResult.ALREADY_PRESENT)
-        data = memoryview(data if isinstance(data, bytes) else bytes(data)).toreadonly()
+        # kept as they are: immutable buffers that own their bytes (obstore's come from Rust)
+        data = memoryview(data if isinstance(data, _OWNED_IMMUTABLE) else bytes(data)).toreadonly()
         victims = []
         with self._lock:
             if key in self._blocks:
