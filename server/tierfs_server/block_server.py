@@ -50,10 +50,6 @@ class BlockServer(SideServer, socketserver.ThreadingTCPServer):
     def port(self) -> int:
         return self.server_address[1]
 
-    def close(self) -> None:
-        self.shutdown()
-        self.server_close()
-
 
 class _Connection(socketserver.BaseRequestHandler):
     server: BlockServer
@@ -83,16 +79,15 @@ class _Connection(socketserver.BaseRequestHandler):
             key, start, end, headers = _parse(head)
             if not self._admitted(headers):
                 raise BadRequest(401, "missing or wrong bearer token")
-            found = self.server.blocks.span(key, start, end)
+            try:
+                found = self.server.blocks.span(key, start, end)
+            except ValueError as error:  # not a block key: no name leaves the tiers
+                raise BadRequest(400, str(error)) from None
         except BadRequest as error:
             status, reason = error.args
             self.server.count("bad_requests")
-            _send(sock, _head(status, len(reason), close=True), reason.encode())
-            return False
-        except ValueError as error:  # not a block key: no name leaves the tiers
-            self.server.count("bad_requests")
-            reason = str(error).encode()
-            _send(sock, _head(400, len(reason), close=True), reason)
+            body = reason.encode()
+            _send(sock, _head(status, len(body), close=True), body)
             return False
         partial = start > 0 or end is not None
         if found is None:

@@ -40,8 +40,7 @@ class DescriptorServer(SideServer, socketserver.ThreadingUnixStreamServer):
         self.node_id = node_id  # in the hello's answer: a client checks it is our node
 
     def close(self) -> None:
-        self.shutdown()
-        self.server_close()
+        super().close()
         try:
             os.unlink(self.path)
         except FileNotFoundError:

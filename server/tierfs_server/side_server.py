@@ -43,8 +43,9 @@ class SideServer:
         thread = threading.Thread(target=self.serve_forever, name=f"tierfs-{self.name}",
                                   daemon=True)
         thread.start()
-        logger.warning("tierfs daemon: %s on %s", self.name, self.where())
+        logger.warning("tierfs daemon: %s on %s", self.name, self.server_address)
         return thread
 
-    def where(self) -> str:
-        return str(self.server_address)
+    def close(self) -> None:
+        self.shutdown()
+        self.server_close()
