@@ -69,3 +69,25 @@ def test_write_back_paths_outside_the_mount_are_refused(start_daemon, tmp_path):
     rm = json.dumps({"mount": "tests", "path": "../../etc/passwd"}).encode()
     assert status("/v1/rm", "POST", rm) == 400
     assert not list((tmp_path / "wb").rglob("elsewhere"))
+
+
+def test_a_file_uploaded_between_the_overlay_answer_and_its_download_reads_from_the_store(
+        seaweed, s3, bucket, start_daemon, tmp_path, monkeypatch):
+    daemon = start_daemon(writeback={"dir": str(tmp_path / "wb")})
+    fs = daemon_fs(seaweed, daemon.url, write_mode="back", metadata_ttl=-1)
+    fs.pipe_file(f"{bucket}/out/part-0", b"uploaded meanwhile")
+    buffer = fs._writes.buffer  # the daemon's buffer, seen from this client
+    overlay = buffer._overlay
+    stale = []
+
+    def answer_then_upload(*args, **kwargs):
+        entries = overlay(*args, **kwargs)
+        if not stale:  # the first answer goes stale: the daemon uploads and drops the file
+            stale.append(entries)
+            assert buffer.wait_flushed(30)
+        return entries
+
+    monkeypatch.setattr(buffer, "_overlay", answer_then_upload)
+    assert fs.info(f"{bucket}/out/part-0")["size"] == len(b"uploaded meanwhile")
+    assert stale and f"{bucket}/out/part-0" in stale[0]
+    assert fs.cat_file(f"{bucket}/out/part-0") == b"uploaded meanwhile"

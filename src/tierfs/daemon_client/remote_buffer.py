@@ -52,6 +52,9 @@ class RemoteWriter(io.RawIOBase):
         super().close()
 
 
+_LOOKUPS = 3  # overlay answers a lookup trusts before it reads the target instead
+
+
 class RemoteBuffer:
     def __init__(self, client: DaemonClient, mount_of: Callable[[str], str | None]):
         """``mount_of`` names the daemon mount holding a path (None: not the daemon's)."""
@@ -88,11 +91,15 @@ class RemoteBuffer:
         mount = self._mount_of(path)
         if mount is None:
             return None
-        entries = self._overlay(mount, path, exact=True)
-        entry = entries.get(path)
-        if isinstance(entry, BufferedFile) and not os.access(entry.local_path, os.R_OK):
-            entry = self._local_copy(mount, path, entry)  # the daemon's disk is not ours
-        return entry
+        for _ in range(_LOOKUPS):
+            entry = self._overlay(mount, path, exact=True).get(path)
+            if not isinstance(entry, BufferedFile) or os.access(entry.local_path, os.R_OK):
+                return entry
+            try:
+                return self._local_copy(mount, path, entry)  # the daemon's disk is not ours
+            except FileNotFoundError:
+                continue  # uploaded and dropped from the buffer since the overlay answered
+        return None  # uploaded every time we asked: the target holds a version as new
 
     def pending(self, prefix: str = "") -> dict[str, OverlayEntry]:
         mount = self._mount_of(prefix)
