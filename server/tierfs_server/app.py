@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from tierfs.busy_poll import BusyPoll
 from tierfs.cache import ObjectChangedError
 from tierfs.daemon_client import protocol
 from tierfs.daemon_client.protocol import BlockAddress
@@ -239,7 +240,7 @@ async def serve(config: DaemonConfig, ready: asyncio.Event | None = None) -> Non
         side_servers.append(descriptors)
     if config.port is not None and config.block_port is not None:
         blocks = BlockServer(config.host, config.block_port, node.local, access_policy(config),
-                             tls)
+                             tls, BusyPoll(config.block_poll_us))
         node.side_servers["block_server"] = blocks.stats
         node.block_port = blocks.port
         side_servers.append(blocks)

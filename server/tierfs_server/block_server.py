@@ -4,9 +4,10 @@ Through aiohttp, a small hit cost several times its bytes' time in the per-reque
 (parser, middlewares, router, event-loop wake-ups; docs/performance.md). This server
 answers one request shape, ``GET /v1/blocks/{key}`` with an optional ``Range``,
 from a blocked ``recv`` straight to a ``pread`` or ``sendfile`` of the verified block
-file, like HDFS's separate DataNode transfer port beside its HTTP port. Clients learn the
-port from ``/v1/describe``; the token decides access, as on the main port. A malformed
-request is answered and its connection closed.
+file, like HDFS's separate DataNode transfer port beside its HTTP port. Between requests a
+connection polls briefly for the next one (``busy_poll``). Clients learn the port from
+``/v1/describe``; the token decides access, as on the main port. A malformed request is
+answered and its connection closed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import socket
 import socketserver
 import ssl
 
+from tierfs.busy_poll import BusyPoll
 from tierfs.daemon_client.protocol import BLOCK_RANGE
 from tierfs_server.access import AccessPolicy
 from tierfs_server.local_blocks import LocalBlocks
@@ -39,12 +41,16 @@ class BlockServer(SideServer, socketserver.ThreadingTCPServer):
     request_queue_size = 128  # clients connecting at once wait in the backlog, not in SYN retries
 
     def __init__(self, host: str, port: int, blocks: LocalBlocks, policy: AccessPolicy,
-                 tls: ssl.SSLContext | None = None):
+                 tls: ssl.SSLContext | None = None, poll: BusyPoll | None = None):
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         super().__init__((host, port), _Connection, figures=("requests", "bad_requests"))
         self.blocks = blocks
         self.policy = policy
         self.tls = tls
+        self.poll = poll or BusyPoll(0)
+
+    def stats(self) -> dict:
+        return super().stats() | self.poll.figures
 
     @property
     def port(self) -> int:
@@ -71,7 +77,7 @@ class _Connection(socketserver.BaseRequestHandler):
 
     def _answer(self, sock, pending: bytearray) -> bool:
         """Answer one request; False when the connection is to close."""
-        head = _read_head(sock, pending)
+        head = _read_head(sock, pending, self.server.poll)
         if head is None:
             return False
         self.server.count("requests")
@@ -122,11 +128,12 @@ class _Connection(socketserver.BaseRequestHandler):
             os.close(fd)
 
 
-def _read_head(sock, pending: bytearray) -> bytes | None:
+def _read_head(sock, pending: bytearray, poll: BusyPoll) -> bytes | None:
     """The next request's head (through the blank line), or None once the peer closed."""
     while (end := pending.find(b"\r\n\r\n")) < 0:
         if len(pending) > _MAX_HEAD:
             raise ValueError("request head too long")
+        poll.wait(sock)
         data = sock.recv(_MAX_HEAD)
         if not data:
             return None
@@ -187,9 +194,14 @@ def _head(status: int, length: int, start: int = 0, close: bool = False) -> byte
 
 
 def _send(sock, head: bytes, body) -> None:
-    """Head and body in one call where they fit (one packet for a small answer)."""
-    if len(body) <= 256 * 2**10:
+    """Head and body in one gathering call, neither copied (TLS: joined for one record)."""
+    if isinstance(sock, ssl.SSLSocket):
         sock.sendall(head + bytes(body))
-    else:
-        sock.sendall(head)
-        sock.sendall(body)
+        return
+    parts = [memoryview(head), memoryview(body)]
+    while parts:
+        sent = sock.sendmsg(parts)
+        while parts and sent >= len(parts[0]):
+            sent -= len(parts.pop(0))
+        if parts:
+            parts[0] = parts[0][sent:]

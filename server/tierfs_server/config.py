@@ -5,6 +5,8 @@
     port = 7480
     block_port = 7481             # the data port (cached block ranges); default 0: any free
                                   # port, announced in /v1/describe; false: none
+    block_poll_us = 100           # data port and its clients poll this long for the next
+                                  # message before sleeping (busy_poll.py); 0: never
     unix_socket = "/run/tierfs/daemon.sock"
     fd_socket = "/run/tierfs/fd.sock"  # hands out block file descriptors (SCM_RIGHTS)
     allowed_uids = [1000]         # unix-socket peers admitted without the token; with no
@@ -55,7 +57,7 @@ from tierfs_server.shuffle_store import ShuffleSettings
 _SECTIONS = {"server", "cache", "mounts", "peers", "writeback", "shuffle"}
 _SERVER_KEYS = {"host", "port", "unix_socket", "token", "token_file", "tls_cert", "tls_key",
                 "max_request_bytes", "metadata_ttl", "workers", "fd_socket", "allowed_uids",
-                "allowed_gids", "block_port"}
+                "allowed_gids", "block_port", "block_poll_us"}
 _PEER_KEYS = {"self", "members", "dns", "timeout", "down_seconds"}
 
 
@@ -87,6 +89,7 @@ class DaemonConfig:
     host: str = "127.0.0.1"
     port: int | None = 7480
     block_port: int | None = 0
+    block_poll_us: int = 100
     unix_socket: str | None = None
     fd_socket: str | None = None
     allowed_uids: frozenset[int] = frozenset()
@@ -139,6 +142,7 @@ def parse_config(raw: dict) -> DaemonConfig:
         host=host,
         port=port,
         block_port=block_port,
+        block_poll_us=_poll_budget(server.get("block_poll_us", 100)),
         unix_socket=server.get("unix_socket"),
         fd_socket=_fd_socket(server),
         allowed_uids=_ids(server.get("allowed_uids", []), "server.allowed_uids"),
@@ -209,6 +213,12 @@ def _number(value, name: str) -> float:
 def _count(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
+    return value
+
+
+def _poll_budget(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10_000:
+        raise ValueError(f"server.block_poll_us: expected microseconds 0..10000, got {value!r}")
     return value
 
 

@@ -175,6 +175,7 @@ class CacheNode:
             "shuffle": self.shuffles is not None,
             "fd_socket": self.config.fd_socket,
             "block_port": self.block_port,
+            "block_poll_us": self.config.block_poll_us,
         }
 
     def stats(self) -> dict:

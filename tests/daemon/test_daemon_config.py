@@ -20,6 +20,8 @@ MOUNTS = {"m": {"url": "s3://bucket", "options": {}}}
         ({"server": {"port": 99999}, "mounts": MOUNTS}, "server.port"),
         ({"server": {"block_port": "7481"}, "mounts": MOUNTS}, "server.block_port"),
         ({"server": {"port": 7480, "block_port": 7480}, "mounts": MOUNTS}, "server.block_port"),
+        ({"server": {"block_poll_us": -1}, "mounts": MOUNTS}, "server.block_poll_us"),
+        ({"server": {"block_poll_us": "100"}, "mounts": MOUNTS}, "server.block_poll_us"),
         ({"server": {"colour": "red"}, "mounts": MOUNTS}, "server.colour"),
         ({"server": {"token": "short"}, "mounts": MOUNTS}, "server.token"),
         ({"cache": {"tiers": [{"medium": "tape", "capacity": "1GiB"}]}, "mounts": MOUNTS},

@@ -123,6 +123,32 @@ def test_the_data_port_answers_only_block_reads_and_closes_after_a_bad_request(
     assert daemon.stats()["block_server"]["bad_requests"] == len(bad)
 
 
+@pytest.mark.parametrize("poll_us", [0, 2000])
+def test_warm_reads_are_exact_whether_the_data_port_polls_or_not(seaweed, s3, bucket,
+                                                                 start_daemon, poll_us):
+    daemon = start_daemon(server={"block_poll_us": poll_us})
+    data = os.urandom(2 * MiB)
+    s3.pipe(f"{bucket}/f", data)
+    fs = daemon_fs(seaweed, daemon.url, short_circuit=False)
+    assert fs.cat_file(f"{bucket}/f") == data
+    with fs.open(f"{bucket}/f", "rb") as file:
+        for offset in range(0, 2 * MiB, 192 * 1024):
+            file.seek(offset)
+            assert file.read(200 * 1024) == data[offset:offset + 200 * 1024]
+    assert json.loads(daemon.get("/v1/describe")[1])["block_poll_us"] == poll_us
+    figures = daemon.stats()["block_server"]
+    polled = figures["polls_found"] + figures["polls_missed"] + figures["polls_skipped"]
+    assert (polled > 0) == (poll_us > 0)
+    assert daemon.stats()["under_store_bytes"] == len(data)
+
+
+def test_a_daemon_that_stops_answering_times_a_read_out():
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        blocks = HttpBlocks(f"http://127.0.0.1:{server.getsockname()[1]}", timeout=0.2,
+                            poll_us=100)
+        assert blocks.read("k", 0, 10) is None  # accepted, never answered: no hang
+
+
 def test_block_port_false_leaves_reads_to_the_main_port(seaweed, s3, bucket, start_daemon):
     daemon = start_daemon(server={"block_port": False})
     data = os.urandom(MiB)

@@ -81,7 +81,7 @@ def _views(address: str, description: dict, client: DaemonClient, token: str | N
                 return [view]
     capacity = sum(int(tier["capacity"]) for tier in description["tiers"])
     blocks = HttpBlocks(_data_address(address, description.get("block_port")), token,
-                        cafile=cafile)
+                        cafile=cafile, poll_us=description.get("block_poll_us", 0))
     return [HttpBlockTier(TierSpec("ssd", capacity), blocks)]
 
 

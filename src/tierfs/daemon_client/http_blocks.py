@@ -15,9 +15,11 @@ import logging
 import os
 import socket
 import ssl
+import struct
 import threading
 from urllib.parse import urlsplit
 
+from tierfs.busy_poll import BusyPoll
 from tierfs.cache import PutOutcome, PutResult, Tier, TierSpec
 from tierfs.daemon_client.protocol import BLOCK_RANGE, TOKEN_ENV
 from tierfs.fresh_bytes import filled_bytes
@@ -33,8 +35,13 @@ class _Exchange:
     shape, so this reads its status line and Content-Length, and the body into the
     caller's buffer."""
 
-    def __init__(self, sock: socket.socket, host: str, headers: dict[str, str]):
+    def __init__(self, sock: socket.socket, host: str, headers: dict[str, str],
+                 poll: BusyPoll):
         self.sock = sock
+        self._poll = poll
+        # a body in one call that returns when all of it is there: one wake-up, not one
+        # per segment (TLS decrypts in user space and takes no flags)
+        self._whole = 0 if isinstance(sock, ssl.SSLSocket) else socket.MSG_WAITALL
         fixed = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
         self._head = f" HTTP/1.1\r\nHost: {host}\r\n{fixed}"
         self._pending = bytearray()  # bytes received past the previous answer's head
@@ -67,7 +74,8 @@ class _Exchange:
                 body[:have] = received[:have]
             del buffer[:have]
             while have < length:
-                received = self.sock.recv_into(body[have:])
+                self._poll.wait(self.sock)
+                received = self.sock.recv_into(body[have:], 0, self._whole)
                 if not received:
                     raise http.client.IncompleteRead(b"")
                 have += received
@@ -82,6 +90,7 @@ class _Exchange:
         return status, body
 
     def _recv(self, size: int) -> bytes:
+        self._poll.wait(self.sock)
         data = self.sock.recv(size)
         if not data:
             raise http.client.RemoteDisconnected("the daemon closed the connection")
@@ -94,12 +103,22 @@ class _Exchange:
 _MAX_HEAD = 64 * 2**10
 
 
+def _timeouts_in_kernel(sock: socket.socket, seconds: float) -> None:
+    """A blocking socket whose sends and receives give up after ``seconds``: Python's own
+    timeout makes the socket non-blocking, where ``MSG_WAITALL`` waits for nothing."""
+    sock.settimeout(None)
+    limit = struct.pack("ll", int(seconds), int(seconds % 1 * 1e6))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, limit)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, limit)
+
+
 class HttpBlocks:
     """Ranged reads of cached blocks; one kept-alive connection per thread."""
 
     def __init__(self, address: str, token: str | None = None, *, cafile: str | None = None,
-                 timeout: float = 30.0):
+                 timeout: float = 30.0, poll_us: int = 0):
         self.address = address
+        self._poll = BusyPoll(poll_us)
         token = token if token is not None else os.environ.get(TOKEN_ENV)
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._timeout = timeout
@@ -118,7 +137,8 @@ class HttpBlocks:
             except OSError:
                 sock.close()
                 raise
-            return _Exchange(sock, "tierfs-daemon", self._headers)
+            _timeouts_in_kernel(sock, self._timeout)
+            return _Exchange(sock, "tierfs-daemon", self._headers, self._poll)
         parts = urlsplit(self.address)
         sock = socket.create_connection((parts.hostname, parts.port or 80),
                                         timeout=self._timeout)
@@ -126,7 +146,9 @@ class HttpBlocks:
         if parts.scheme == "https":
             context = ssl.create_default_context(cafile=self._cafile)
             sock = context.wrap_socket(sock, server_hostname=parts.hostname)
-        return _Exchange(sock, parts.netloc, self._headers)
+        else:
+            _timeouts_in_kernel(sock, self._timeout)
+        return _Exchange(sock, parts.netloc, self._headers, self._poll)
 
     def _connection(self) -> _Exchange:
         local = self._local
