@@ -313,11 +313,16 @@ class BlockSource:
 
         What is cached is checked here, on the reader's thread (a stat per new block of
         the window): a warm sequential reader then wakes no prefetch thread at all, whose
-        wake-up would compete for the GIL with the reader."""
+        wake-up would compete for the GIL with the reader. A cache that keeps no blocks
+        only tells its tiers what comes next (the daemon's HTTP view asks ahead)."""
+        last = min(first_block + count, -(-obj.size // self.block_size))
         if not self.cache.keeps_blocks:
+            self.cache.expect([
+                (block_key(obj, self.block_size, index),
+                 min(self.block_size, obj.size - index * self.block_size))
+                for index in range(first_block, last)])
             return
         self._check_process()
-        last = min(first_block + count, -(-obj.size // self.block_size))
         pieces = [
             Piece(obj, index, key, 0, 0)
             for index in range(first_block, last)

@@ -80,3 +80,8 @@ class Tier(Protocol):
     def flush(self) -> None:
         """Write what is batched in memory (access times) now, say at shutdown."""
         return None
+
+    def expect(self, blocks: list[tuple[str, int]]) -> None:
+        """(key, length) of blocks a sequential reader reads next, in order, for a tier
+        that does not keep fetched blocks: a remote one may ask for them ahead."""
+        return None

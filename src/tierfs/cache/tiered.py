@@ -99,6 +99,11 @@ class TieredBlockCache:
                 return data
         return None
 
+    def expect(self, blocks: list[tuple[str, int]]) -> None:
+        """Tell every tier which blocks (key, length) a sequential reader reads next."""
+        for tier in self.tiers:
+            tier.expect(blocks)
+
     def contains(self, key: str) -> bool:
         """Whether any tier holds ``key``; counts nothing and moves nothing."""
         return any(tier.contains(key) for tier in self.tiers)

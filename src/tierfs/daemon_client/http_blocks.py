@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from tierfs.busy_poll import BusyPoll
 from tierfs.cache import PutOutcome, PutResult, Tier, TierSpec
+from tierfs.daemon_client.http_read_ahead import ReadAhead
 from tierfs.daemon_client.protocol import BLOCK_RANGE, TOKEN_ENV
 from tierfs.fresh_bytes import filled_bytes
 
@@ -46,9 +47,17 @@ class _Exchange:
         self._head = f" HTTP/1.1\r\nHost: {host}\r\n{fixed}"
         self._pending = bytearray()  # bytes received past the previous answer's head
 
-    def get(self, route: str, extra: str, dest: memoryview | None):
-        """(status, body): the body lands in ``dest`` when its length matches."""
+    def ask(self, key: str, start: int, end: int | None) -> None:
+        """Send the request for bytes ``[start, end)`` of block ``key``; ``receive`` its answer."""
+        extra = ""
+        if start or end is not None:
+            extra = f"Range: bytes={start}-{'' if end is None else end - 1}\r\n"
+        route = BLOCK_RANGE.format(key=key)
         self.sock.sendall(f"GET {route}{self._head}{extra}\r\n".encode())
+
+    def receive(self, dest: memoryview | None):
+        """(status, body) of the oldest request unanswered: the body lands in ``dest`` when
+        its length matches."""
         buffer = self._pending
         while (end := buffer.find(b"\r\n\r\n")) < 0:
             if len(buffer) > _MAX_HEAD:
@@ -150,13 +159,21 @@ class HttpBlocks:
             _timeouts_in_kernel(sock, self._timeout)
         return _Exchange(sock, parts.netloc, self._headers, self._poll)
 
-    def _connection(self) -> _Exchange:
+    def _thread_state(self) -> threading.local:
         local = self._local
         if getattr(local, "pid", None) != os.getpid():  # forked: not the parent's sockets
-            local.pid, local.connection = os.getpid(), None
+            local.pid, local.connection, local.ahead = os.getpid(), None, ReadAhead()
+        return local
+
+    def _connection(self) -> _Exchange:
+        local = self._thread_state()
         if local.connection is None:
             local.connection = self._new_connection()
         return local.connection
+
+    def expect(self, blocks: list[tuple[str, int]]) -> None:
+        """(key, length) of the blocks this thread's sequential reader reads next."""
+        self._thread_state().ahead.expect(blocks)
 
     def read(self, key: str, start: int, end: int | None,
              dest: memoryview | None = None) -> memoryview | None:
@@ -164,27 +181,28 @@ class HttpBlocks:
         None if the daemon does not hold it or cannot be asked."""
         if end is not None and end <= start:
             return memoryview(b"") if dest is None else dest
-        extra = ""
-        if start or end is not None:
-            extra = f"Range: bytes={start}-{'' if end is None else end - 1}\r\n"
-        route = BLOCK_RANGE.format(key=key)
         for attempt in range(2):  # a kept-alive connection the daemon closed: once more
             connection = None
             try:
                 connection = self._connection()
-                status, body = connection.get(route, extra, dest)
+                ahead = self._local.ahead
+                found = ahead.take(connection, key, start, end, dest)
+                if found is None:
+                    connection.ask(key, start, end)
+                    status, body = connection.receive(dest)
+                    if status in (200, 206) and (dest is None or body is dest):
+                        found = body
+                    elif status != 404:
+                        logger.debug("tierfs daemon answered %d for a block", status)
+                ahead.ask_next(connection, key)
+                return found
             except (OSError, ValueError, http.client.HTTPException) as error:
                 self._local.connection = None
+                self._local.ahead.lost_connection()
                 if connection is not None:
                     connection.close()
                 if attempt:
                     logger.debug("tierfs daemon at %s: %s", self.address, error)
-                continue
-            if status in (200, 206) and (dest is None or body is dest):
-                return body
-            if status != 404:
-                logger.debug("tierfs daemon answered %d for a block", status)
-            return None
         return None
 
 
@@ -209,6 +227,9 @@ class HttpBlockTier(Tier):
 
     def read_into(self, key: str, start: int, end: int, dest: memoryview) -> bool:
         return self._blocks.read(key, start, end, dest) is not None
+
+    def expect(self, blocks: list[tuple[str, int]]) -> None:
+        self._blocks.expect(blocks)
 
     def contains(self, key: str) -> bool:
         # a hint for read-ahead: False lets it fetch through the daemon, which then
