@@ -5,7 +5,9 @@ descriptors (another host's peers, remote clients, an unreachable descriptor soc
 A hit is one ``GET /v1/blocks/{key}`` with a ``Range`` on a connection this thread
 keeps open (blocking, on the caller's thread: no hop to an event loop), to the daemon's
 data port when it has one; the body lands in the caller's buffer or in the ``bytes`` the
-reader returns. A 404 (not cached) is a miss the ``DaemonFetcher`` then fetches.
+reader returns, after a short poll instead of a sleep (``busy_poll``); a sequential
+reader's next block is already asked for (``http_read_ahead``). A 404 (not cached) is a
+miss the ``DaemonFetcher`` then fetches.
 """
 
 from __future__ import annotations
