@@ -4,7 +4,8 @@ Once a read is answered, the request for the next block the reader announced goe
 the same kept-alive connection (HTTP/1.1 pipelining), so the daemon sends block N+1 while
 the reader works on block N, as HDFS streams a block to a sequential reader. At most one
 request is ahead and one answered block is held per thread; a read the reader did not
-announce ends the sequence (what was asked ahead is received and dropped).
+announce ends the sequence (what was asked ahead is received, and held until the thread's
+next read-ahead replaces it).
 """
 
 from __future__ import annotations
