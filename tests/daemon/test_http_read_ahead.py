@@ -34,7 +34,7 @@ def test_the_next_block_is_on_its_way_before_the_reader_asks(seaweed, s3, bucket
             time.sleep(0.05)
         assert _requests(daemon) == asked + 4  # blocks 0-2, and block 3 asked ahead
         time.sleep(0.5)  # its answer reaches the client's socket
-        daemon.kill()
+        daemon.kill()  # asking for block 4 then fails, and must not fail block 3's read
         fetched = fs.cache_stats()["under_store_bytes"]
         assert file.read(MiB) == data[3 * MiB:4 * MiB]  # received before the daemon died
         assert fs.cache_stats()["under_store_bytes"] == fetched  # not from the store

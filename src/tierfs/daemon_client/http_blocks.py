@@ -112,6 +112,7 @@ class _Exchange:
 
 
 _MAX_HEAD = 64 * 2**10
+_CONNECTION_ERRORS = (OSError, ValueError, http.client.HTTPException)
 
 
 def _timeouts_in_kernel(sock: socket.socket, seconds: float) -> None:
@@ -187,25 +188,38 @@ class HttpBlocks:
             connection = None
             try:
                 connection = self._connection()
-                ahead = self._local.ahead
-                found = ahead.take(connection, key, start, end, dest)
+                found = self._local.ahead.take(connection, key, start, end, dest)
                 if found is None:
-                    connection.ask(key, start, end)
-                    status, body = connection.receive(dest)
-                    if status in (200, 206) and (dest is None or body is dest):
-                        found = body
-                    elif status != 404:
-                        logger.debug("tierfs daemon answered %d for a block", status)
-                ahead.ask_next(connection, key)
-                return found
-            except (OSError, ValueError, http.client.HTTPException) as error:
-                self._local.connection = None
-                self._local.ahead.lost_connection()
-                if connection is not None:
-                    connection.close()
-                if attempt:
-                    logger.debug("tierfs daemon at %s: %s", self.address, error)
+                    found = self._ask(connection, key, start, end, dest)
+            except _CONNECTION_ERRORS as error:
+                self._drop(connection, error if attempt else None)
+                continue
+            try:
+                self._local.ahead.ask_next(connection, key)
+            except _CONNECTION_ERRORS as error:  # the read itself succeeded
+                self._drop(connection, error)
+            return found
         return None
+
+    @staticmethod
+    def _ask(connection: _Exchange, key: str, start: int, end: int | None,
+             dest: memoryview | None) -> memoryview | None:
+        connection.ask(key, start, end)
+        status, body = connection.receive(dest)
+        if status in (200, 206) and (dest is None or body is dest):
+            return body
+        if status != 404:
+            logger.debug("tierfs daemon answered %d for a block", status)
+        return None
+
+    def _drop(self, connection: _Exchange | None, error: Exception | None) -> None:
+        """Forget this thread's connection (and what it had asked ahead); log ``error``."""
+        self._local.connection = None
+        self._local.ahead.lost_connection()
+        if connection is not None:
+            connection.close()
+        if error is not None:
+            logger.debug("tierfs daemon at %s: %s", self.address, error)
 
 
 class HttpBlockTier(Tier):

@@ -2,10 +2,10 @@
 
 Once a read is answered, the request for the next block the reader announced goes out on
 the same kept-alive connection (HTTP/1.1 pipelining), so the daemon sends block N+1 while
-the reader works on block N, as HDFS streams a block to a sequential reader. At most one
-request is ahead and one answered block is held per thread; a read the reader did not
-announce ends the sequence (what was asked ahead is received, and held until the thread's
-next read-ahead replaces it).
+the reader works on block N, as HDFS streams a block to a sequential reader. At most
+``_DEPTH`` requests are ahead (a second one measured no faster: docs/performance.md) and one
+answered block is held per thread. A read the reader did not announce ends the sequence
+(what was asked ahead is received, and held until the next read-ahead replaces it).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import deque
 
 _MAX_EXPECTED = 64  # announced blocks remembered, at most
+_DEPTH = 1  # requests asked ahead, at most
 
 
 class ReadAhead:
@@ -20,7 +21,7 @@ class ReadAhead:
 
     def __init__(self):
         self._expected: deque[tuple[str, int]] = deque(maxlen=_MAX_EXPECTED)
-        self._asked: tuple[str, int] | None = None  # its answer not received yet
+        self._asked: deque[tuple[str, int]] = deque()  # their answers not received yet
         self._held: tuple[str, bytes] | None = None  # received, not read to its end yet
         self._current: str | None = None  # the block of the latest read
         self._announced = False  # blocks were announced since the latest read: by it
@@ -35,9 +36,8 @@ class ReadAhead:
         """Bytes ``[start, end)`` of ``key`` if they were read ahead (into ``dest`` if
         given), else None; first receives the answer asked ahead, as the next one on the
         connection is this read's."""
-        if self._asked is not None:
-            asked, length = self._asked
-            self._asked = None
+        while self._asked and (self._held is None or self._held[0] != key):
+            asked, length = self._asked.popleft()  # the connection answers in order
             status, body = connection.receive(None)
             self._held = (asked, body.obj) if status in (200, 206) and len(body) == length \
                 else None
@@ -64,16 +64,14 @@ class ReadAhead:
         return dest
 
     def ask_next(self, connection, key: str) -> None:
-        """After a read of ``key``: ask for the next announced block, unless one is asked."""
-        if self._asked is not None:
-            return
+        """After a read of ``key``: ask for the next announced blocks, up to the depth."""
         held = self._held[0] if self._held is not None else None
-        while self._expected and self._expected[0][0] in (key, held):
-            self._expected.popleft()
-        if self._expected:
-            self._asked = self._expected.popleft()
-            connection.ask(self._asked[0], 0, self._asked[1])
+        while self._expected and len(self._asked) < _DEPTH:
+            block = self._expected.popleft()
+            if block[0] not in (key, held) and block not in self._asked:
+                self._asked.append(block)
+                connection.ask(block[0], 0, block[1])
 
     def lost_connection(self) -> None:
         """The connection closed: what was asked ahead will not be answered."""
-        self._asked = None
+        self._asked.clear()
