@@ -203,7 +203,8 @@ class BlockSource:
         try:
             for piece in pieces:
                 # stored by a flight that closed between our cache miss and our join
-                cached = self.cache.read_block(piece.key, 0, self._block_length(piece))
+                length = self._block_length(piece.obj, piece.index)
+                cached = self.cache.read_block(piece.key, 0, length)
                 if cached is not None:
                     blocks[piece.key] = bytes(cached)
                 else:
@@ -299,12 +300,13 @@ class BlockSource:
         """Wait until every fetched block has been stored in the tiers."""
         return self._write_behind.drain(timeout) and self.cache.activity.drain(timeout)
 
-    def _block_length(self, piece: Piece) -> int:
-        return min(self.block_size, piece.obj.size - piece.index * self.block_size)
+    def _block_length(self, obj: ObjectRef, index: int) -> int:
+        return min(self.block_size, obj.size - index * self.block_size)
 
     def _request(self, piece: Piece) -> BlockRequest:
         start = piece.index * self.block_size
-        return BlockRequest(piece.obj, piece.index, start, start + self._block_length(piece))
+        length = self._block_length(piece.obj, piece.index)
+        return BlockRequest(piece.obj, piece.index, start, start + length)
 
     # -- read-ahead --
 
@@ -318,8 +320,7 @@ class BlockSource:
         last = min(first_block + count, -(-obj.size // self.block_size))
         if not self.cache.keeps_blocks:
             self.cache.expect([
-                (block_key(obj, self.block_size, index),
-                 min(self.block_size, obj.size - index * self.block_size))
+                (block_key(obj, self.block_size, index), self._block_length(obj, index))
                 for index in range(first_block, last)])
             return
         self._check_process()
