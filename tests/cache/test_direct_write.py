@@ -96,3 +96,18 @@ def test_a_tier_writes_around_the_page_cache_while_its_cache_is_fetching(tmp_pat
     tier.put(key, blocks[key])
     assert direct_flags == [False, True, False]
     assert bytes(tier.get(key, 0, None)) == blocks[key]
+
+
+def test_a_tier_writes_around_the_page_cache_while_someone_waits_for_its_stores(tmp_path):
+    activity = FetchActivity()
+    tier = DirectoryTier(TierSpec("ssd", 2**30, str(tmp_path)), activity)
+    direct_flags = []
+    real_write = tier._writer.write_new
+    tier._writer.write_new = lambda path, parts, *, direct=True: (
+        direct_flags.append(direct), real_write(path, parts, direct=direct))
+    data = os.urandom(3 * PAGE + 7)
+    with activity.awaited():
+        tier.put("ab" * 16, data)
+    tier.put("cd" * 16, data)
+    assert direct_flags == [True, False]
+    assert bytes(tier.get("ab" * 16, 0, None)) == data

@@ -22,6 +22,17 @@ def test_busy_while_fetching_and_for_a_reader_s_gap_after():
     assert not activity.busy()
 
 
+def test_new_files_skip_the_page_cache_while_fetching_or_while_someone_waits():
+    activity = FetchActivity()
+    assert not activity.writes_skip_page_cache()
+    with activity.fetching():
+        assert activity.writes_skip_page_cache()
+    time.sleep(activity.quiet_seconds * 2)
+    with activity.awaited():
+        assert activity.writes_skip_page_cache() and not activity.busy()
+    assert not activity.writes_skip_page_cache()
+
+
 def test_quiet_work_waits_for_fetching_to_end():
     activity = FetchActivity()
     done = threading.Event()
@@ -66,3 +77,24 @@ def test_every_block_source_of_one_cache_shares_its_tiers_activity(tmp_path):
         assert b"".join(source.read_many([(obj, 0, len(data))])[0]) == data
         assert source.fetcher.seen_busy == [True]
         assert source.settle(5)
+
+
+def test_settling_a_source_waits_as_someone_waiting_for_the_stores(tmp_path):
+    data = os.urandom(3000)
+    (tmp_path / "f").write_bytes(data)
+    specs = [TierSpec("memory", 2**20), TierSpec("ssd", 2**20, str(tmp_path / "ssd"))]
+    cache = TieredBlockCache(build_tiers(specs), CacheCounters())
+    source = BlockSource(cache, _LocalFetcher(str(tmp_path / "f"), cache.activity), 1024)
+    obj = ObjectRef("file://", "f", len(data), "v1")
+    assert b"".join(source.read_many([(obj, 0, len(data))])[0]) == data
+    seen = []
+    drain = source._write_behind.drain
+
+    def recording_drain(timeout=None):
+        seen.append(cache.activity.writes_skip_page_cache())
+        return drain(timeout)
+
+    source._write_behind.drain = recording_drain
+    time.sleep(cache.activity.quiet_seconds * 2)
+    assert source.settle(5) and seen == [True]
+    assert not cache.activity.writes_skip_page_cache()

@@ -298,7 +298,8 @@ class BlockSource:
 
     def settle(self, timeout: float | None = None) -> bool:
         """Wait until every fetched block has been stored in the tiers."""
-        return self._write_behind.drain(timeout) and self.cache.activity.drain(timeout)
+        with self.cache.activity.awaited():
+            return self._write_behind.drain(timeout) and self.cache.activity.drain(timeout)
 
     def _block_length(self, obj: ObjectRef, index: int) -> int:
         return min(self.block_size, obj.size - index * self.block_size)

@@ -1,8 +1,9 @@
 """Writing new block files around the page cache (``O_DIRECT``), where the filesystem allows.
 
-While fetching is busy, filling fresh page-cache pages costs the CPU a cold reader needs
-(docs/performance.md); once quiet, files go through the page cache, which then holds them
-in large folios. Filesystems (or platforms) without ``O_DIRECT`` get buffered writes.
+While fetching is busy, filling fresh page-cache pages costs the CPU a cold reader needs,
+and while a caller waits for the stores it costs the wait (docs/performance.md); otherwise
+files go through the page cache, which then holds them in large folios. Filesystems (or
+platforms) without ``O_DIRECT`` get buffered writes.
 """
 
 from __future__ import annotations

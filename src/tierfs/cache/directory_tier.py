@@ -168,7 +168,8 @@ class DirectoryTier(BlockFileTier):
         victims: list[Victim] = []
         published = False
         try:  # a failed write (a full disk) leaves no staged file behind either
-            self._writer.write_new(os.fspath(staged), (header, data), direct=self.activity.busy())
+            self._writer.write_new(os.fspath(staged), (header, data),
+                                    direct=self.activity.writes_skip_page_cache())
             with self._lock, self._transaction() as conn:
                 self._flush_access(conn)
                 if conn.execute("SELECT 1 FROM blocks WHERE key = ?", (key,)).fetchone():

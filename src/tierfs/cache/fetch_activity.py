@@ -2,7 +2,8 @@
 
 One per cache, handed to its tiers and its write-behind queues when they are built and
 shared by every block source of the cache (every mount of a daemon): directory tiers write
-around the page cache while it is busy; deferred stores and huge-page moves wait for quiet.
+around the page cache while it is busy or while a caller waits for the stores; deferred
+stores and huge-page moves wait for quiet.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class FetchActivity:
 
     def _start_process_state(self) -> None:
         self._fetches = 0
+        self._waiters = 0  # callers waiting for the stores to be done (``awaited``)
         self._last_end = 0.0
         self._changed = threading.Condition()
         self._pending = PendingJobs(self._changed)  # ``when_quiet`` jobs
@@ -55,6 +57,24 @@ class FetchActivity:
     def busy(self) -> bool:
         """Whether a fetch is under way, or paused for less than a gap between reads."""
         return self._fetches > 0 or monotonic() - self._last_end < self.quiet_seconds
+
+    @contextmanager
+    def awaited(self) -> Iterator[None]:
+        """Around a wait for the background stores to be done."""
+        with self._changed:
+            self._waiters += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._waiters -= 1
+
+    def writes_skip_page_cache(self) -> bool:
+        """Whether new block files should be written around the page cache: while fetching
+        (filling fresh page-cache pages takes the CPU the reader needs) and while a caller
+        waits for them (the same, and its wait is what counts; a file written this way
+        gets into the page cache when it is first read)."""
+        return self._waiters > 0 or self.busy()
 
     def should_wait(self, since: float) -> bool:
         """Whether work queued at ``since`` (``time.monotonic``) should wait for quiet."""
