@@ -111,3 +111,21 @@ def test_a_tier_writes_around_the_page_cache_while_someone_waits_for_its_stores(
     tier.put("cd" * 16, data)
     assert direct_flags == [True, False]
     assert bytes(tier.get("ab" * 16, 0, None)) == data
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX-only")
+def test_a_forked_child_never_writes_into_its_parent_s_buffers(tmp_path):
+    writer = DirectWriter()
+    parent_block = os.urandom(4 * PAGE)
+    writer.write_new(str(tmp_path / "parent"), (parent_block,))  # leaves a spare buffer
+    spare = writer._spare[0]
+    before = spare[:len(parent_block)]
+    pid = os.fork()
+    if pid == 0:  # the child writes another block through its copy of the spare
+        try:
+            writer.write_new(str(tmp_path / "child"), (b"\xff" * 4 * PAGE,))
+        finally:
+            os._exit(0)
+    assert os.waitpid(pid, 0)[1] == 0
+    assert (tmp_path / "child").read_bytes() == b"\xff" * 4 * PAGE
+    assert spare[:len(parent_block)] == before == parent_block

@@ -76,7 +76,9 @@ class DirectWriter:
             for index, buffer in enumerate(self._spare):
                 if len(buffer) >= size:
                     return self._spare.pop(index)
-        return mmap.mmap(-1, size)  # anonymous mappings are page-aligned
+        # anonymous mappings are page-aligned; private, so a forked child's writes (its
+        # spares are copies of ours) never reach this process's buffers
+        return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
 
     def _give_back(self, buffer: mmap.mmap) -> None:
         with self._lock:
