@@ -29,9 +29,12 @@ BASELINE = "in-process"
 SHORT_CIRCUIT = "daemon short-circuit"
 HTTP = "daemon http"
 OTHER_UID = "daemon descriptors (uid nobody)"
-# aggregate MB/s over the in-process baseline's, at least (None: reported only): the node's
-# shared cache may cost a fifth of the speed of a private one, not more; HTTP copies twice
-THRESHOLDS = {SHORT_CIRCUIT: 0.8, OTHER_UID: 0.8, HTTP: None}
+# aggregate MB/s over the in-process baseline's, at least: the node's shared cache may cost
+# a fifth of the speed of a private one, not more. HTTP copies twice: one client keeps 0.3x
+# on small random reads and 0.5x on 4 MiB sequential ones (issue 18); 16 at once over HTTP
+# on two cores are reported only
+THRESHOLDS = {SHORT_CIRCUIT: 0.8, OTHER_UID: 0.8}
+HTTP_ONE_CLIENT = {"random": 0.3, "sequential": 0.5}
 VERDICTS = {True: "PASS", False: "FAIL", None: "info"}
 NOBODY = 65534
 MiB = 2**20
@@ -128,7 +131,7 @@ def measure(storage_options: dict, bucket: str, workdir: Path, settings: Setting
                                                 1000 * run_index, run_as)
                     daemon_fetched = daemon.stats()["under_store_bytes"] - fetched_before
                     record(report, variant, f"{clients} x {job_name}", clients * job.nbytes,
-                           wall, results, daemon_fetched)
+                           wall, results, daemon_fetched, job.kind)
                     if on_run is not None:
                         on_run()
     summarize(report)
@@ -192,11 +195,13 @@ def rotated(names: list[str], turn: int) -> list[str]:
 
 
 def record(report: Report, variant: str, workload: str, nbytes: int, wall: float,
-           results: list[ClientResult], daemon_fetched: int) -> Measurement:
+           results: list[ClientResult], daemon_fetched: int, kind: str = "") -> Measurement:
+    """One run of ``len(results)`` clients doing a ``kind`` job (``Job.kind``)."""
     measurement = report.find(variant, workload) or report.add(Measurement(
         variant, workload, nbytes, extra={"p50_ms": [], "p99_ms": [], "errors": 0, "wrong": 0,
                                           "client_under_store_bytes": [],
-                                          "daemon_under_store_bytes": []}))
+                                          "daemon_under_store_bytes": [],
+                                          "clients": len(results), "kind": kind}))
     extra = measurement.extra
     measurement.seconds.append(wall)
     latencies = [latency for result in results for latency in result.latencies]
@@ -235,7 +240,7 @@ def checks(report: Report) -> list[dict]:
                             ("warm reads fetch 0 bytes", fetched)):
             result.append({"name": f"{m.variant}, {m.workload}: {name}", "value": value,
                            "passed": value == 0, "always": True})
-        minimum = THRESHOLDS.get(m.variant)
+        minimum = _threshold(m)
         if m.variant == BASELINE:
             continue
         ratio = report.ratio(m, BASELINE)
@@ -247,6 +252,13 @@ def checks(report: Report) -> list[dict]:
             "always": False,
         })
     return result
+
+
+def _threshold(m: Measurement) -> float | None:
+    """The least ratio to the in-process cache ``m`` must reach; None: reported only."""
+    if m.variant == HTTP:
+        return HTTP_ONE_CLIENT.get(m.extra["kind"]) if m.extra["clients"] == 1 else None
+    return THRESHOLDS.get(m.variant)
 
 
 def start_daemon(storage_options: dict, bucket: str, workdir: Path,

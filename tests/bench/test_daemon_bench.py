@@ -98,3 +98,19 @@ def test_checks_fail_on_wrong_bytes_fetches_and_a_missed_threshold():
     assert verdicts[f"{SHORT_CIRCUIT}, w: MB/s / in-process >= 0.8"] is False
     assert verdicts[f"{HTTP}, w: warm reads fetch 0 bytes"] is False
     assert verdicts[f"{HTTP}, w: MB/s / in-process (reported)"] is None
+
+
+def test_http_has_the_issue_s_floors_for_one_client_and_is_reported_for_many():
+    report = Report("daemon")
+    for clients, kind, http_seconds in ((1, "random", 4.0), (1, "sequential", 1.9),
+                                        (16, "random", 10.0)):
+        workload = f"{clients} x {kind}"
+        results = [_result()] * clients
+        record(report, BASELINE, workload, 100, 1.0, results, 0, kind)
+        record(report, HTTP, workload, 100, http_seconds, results, 0, kind)
+
+    verdicts = {c["name"]: c["passed"] for c in checks(report)}
+
+    assert verdicts[f"{HTTP}, 1 x random: MB/s / in-process >= 0.3"] is False  # 0.25x
+    assert verdicts[f"{HTTP}, 1 x sequential: MB/s / in-process >= 0.5"] is True  # 0.53x
+    assert verdicts[f"{HTTP}, 16 x random: MB/s / in-process (reported)"] is None
