@@ -32,7 +32,7 @@ class DescriptorServer(SideServer, socketserver.ThreadingUnixStreamServer):
         if os.path.exists(path) and not os.path.isdir(path):
             os.unlink(path)  # a stale socket of an earlier run
         super().__init__(path, _Connection,
-                         figures=("descriptors", "inline_blocks", "absent"))
+                         figures=("requests", "descriptors", "inline_blocks", "absent"))
         os.chmod(path, SOCKET_MODE)  # access is decided per connection (access.py)
         self.path = path
         self.blocks = blocks
@@ -82,9 +82,13 @@ class _Connection(socketserver.BaseRequestHandler):
             request, _ = reader.read()
         except wire.ProtocolError:
             return False
-        key = request.get("key")
+        self.server.count("requests")
+        key, keys = request.get("key"), request.get("keys")
+        if request.get("op") == wire.OPEN_MANY and _key_list(keys):
+            return self._open_many(keys)
         if request.get("op") != wire.OPEN or not isinstance(key, str):
-            self.request.sendall(wire.encode({"error": "expected open with a key"}))
+            self.request.sendall(wire.encode({"error": "expected open with a key, or open_many "
+                                                       f"with 1 to {wire.MAX_KEYS} keys"}))
             return False
         blocks = self.server.blocks
         try:
@@ -108,3 +112,38 @@ class _Connection(socketserver.BaseRequestHandler):
         self.request.sendall(wire.encode({"found": None}))
         self.server.count("absent")
         return True
+
+    def _open_many(self, keys: list[str]) -> bool:
+        """Descriptors of the files of ``keys`` in one frame; blocks only in memory are
+        not found here (a later ``open`` gets their bytes). Not hits: nothing read yet."""
+        fds: list[int] = []
+        found = []
+        try:
+            for key in keys:
+                fd = self.server.blocks.open(key, hit=False)
+                found.append(fd is not None)
+                if fd is not None:
+                    fds.append(fd)
+        except ValueError:
+            self.request.sendall(wire.encode({"error": "not a block key"}))
+            return False
+        finally:
+            if len(found) < len(keys):
+                for fd in fds:
+                    os.close(fd)
+        try:
+            if fds:
+                socket.send_fds(self.request, [wire.encode({"found": found})], fds)
+            else:
+                self.request.sendall(wire.encode({"found": found}))
+        finally:
+            for fd in fds:
+                os.close(fd)
+        self.server.count("descriptors", len(fds))
+        self.server.count("absent", len(keys) - len(fds))
+        return True
+
+
+def _key_list(keys) -> bool:
+    return (isinstance(keys, list) and 0 < len(keys) <= wire.MAX_KEYS
+            and all(isinstance(key, str) for key in keys))

@@ -46,15 +46,17 @@ class LocalBlocks:
             tier.remove(key)
         return drop
 
-    def open(self, key: str) -> int | None:
-        """A new read-only descriptor of the block file of ``key`` (None: in no directory).
-        ``ValueError`` if ``key`` is not a block key, so no name can leave the tiers."""
+    def open(self, key: str, *, hit: bool = True) -> int | None:
+        """A new read-only descriptor of the block file of ``key`` (None: in no directory),
+        counted as a hit unless not ``hit`` (opened ahead of any read). ``ValueError`` if
+        ``key`` is not a block key, so no name can leave the tiers."""
         for reader in self._readers:
             try:
                 fd = os.open(reader.location(key), os.O_RDONLY | os.O_CLOEXEC)
             except FileNotFoundError:
                 continue
-            self.hit(key)
+            if hit:
+                self.hit(key)
             return fd
         return None
 

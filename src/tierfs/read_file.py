@@ -31,6 +31,7 @@ class TieredReadFile(io.RawIOBase):
         self._counters = source.counters
         self._hits = source.counters.tally()  # the hits of resident views (see ``stats``)
         self._resident = source.resident_table(obj)
+        source.opening(obj)
         self._loc = 0
         self._last_end = 0
         self._window = 0

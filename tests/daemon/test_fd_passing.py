@@ -24,6 +24,7 @@ from tests.daemon.test_daemon_reads import daemon_fs
 from tierfs.cache import ObjectRef, object_version, store_identity
 from tierfs.cache.block_key import block_key
 from tierfs.daemon_client import DaemonClient
+from tierfs.daemon_client.descriptor_protocol import MAX_KEYS, ProtocolError
 from tierfs.daemon_client.descriptors import DescriptorClient, DescriptorTier
 from tierfs.daemon_client.hit_reports import HitReporter
 from tierfs.daemon_client.protocol import BlockAddress
@@ -107,6 +108,7 @@ def test_a_client_running_as_nobody_reads_through_passed_descriptors(
         assert stats["under_store_bytes"] == 0 and stats["daemon_bytes"] == 0
         assert daemon.stats()["under_store_bytes"] == fetched  # the store was not asked
         assert daemon.stats()["descriptors"]["descriptors"] >= 7  # one per block at least
+        assert daemon.stats()["descriptors"]["requests"] == 1  # all asked when it opened
         assert stats["hits"] >= len(ranges)
         # every block's first hit is reported; resident views report the rest at most once
         # a second (``Tuning.view_report_seconds``), so some wait for the next hit
@@ -137,6 +139,71 @@ def test_a_client_without_the_token_gets_no_descriptor(seaweed, s3, bucket, star
     assert daemon.stats()["descriptors"]["refused"] == 2
 
 
+def test_a_file_s_first_blocks_come_in_one_request_and_are_not_hits_yet(
+        seaweed, s3, bucket, start_daemon, socket_dir):
+    daemon = start_daemon(server=_sockets(socket_dir))
+    data = os.urandom(6 * MiB + 5)
+    s3.pipe(f"{bucket}/f", data)
+    _warm(seaweed, daemon, f"{bucket}/f")
+    keys = _keys(seaweed, s3, f"{bucket}/f", 7)
+    tier = _descriptor_tier(daemon, socket_dir)
+    asked_one_by_one = []
+    open_block = tier._client.open_block
+    tier._client.open_block = lambda key: asked_one_by_one.append(key) or open_block(key)
+    before = daemon.stats()
+
+    tier.opening(keys + ["0" * 32])  # and a block the daemon does not hold
+    after_opening = daemon.stats()
+    for index, key in enumerate(keys):
+        assert bytes(tier.get(key, 0, None)) == data[index * MiB:(index + 1) * MiB]
+
+    assert asked_one_by_one == []
+    opened = {name: after_opening["descriptors"][name] - before["descriptors"][name]
+              for name in ("requests", "descriptors", "absent")}
+    assert opened == {"requests": 1, "descriptors": 7, "absent": 1}
+    assert after_opening["short_circuit_hits"] == before["short_circuit_hits"]
+    assert tier.get("0" * 32, 0, None) is None and asked_one_by_one == ["0" * 32]
+
+
+def _two_files_for_one_small_ssd(seaweed, s3, bucket, start_daemon, socket_dir, ssd):
+    """A daemon with a 4 MiB ssd tier holding ``first`` (3 MiB), which warming ``second``
+    (as large) evicts; returns the daemon, first's bytes and its block keys."""
+    daemon = start_daemon(server=_sockets(socket_dir), tiers=[
+        {"medium": "ssd", "path": str(ssd), "capacity": "4MiB"}])
+    first, second = os.urandom(3 * MiB), os.urandom(3 * MiB)
+    s3.pipe(f"{bucket}/first", first)
+    s3.pipe(f"{bucket}/second", second)
+    _warm(seaweed, daemon, f"{bucket}/first")
+    return daemon, first, _keys(seaweed, s3, f"{bucket}/first", 3)
+
+
+def test_descriptors_asked_ahead_of_blocks_evicted_meanwhile_are_closed(
+        seaweed, s3, bucket, start_daemon, socket_dir, tmp_path):
+    ssd = tmp_path / "small-ssd"
+    daemon, first, keys = _two_files_for_one_small_ssd(seaweed, s3, bucket, start_daemon,
+                                                       socket_dir, ssd)
+    tier = _descriptor_tier(daemon, socket_dir)
+    tier.opening(keys)
+    _warm(seaweed, daemon, f"{bucket}/second")  # evicts first's blocks, never read here
+    assert _deleted_descriptors_into(ssd) > 0
+    time.sleep(1.1)
+    tier.contains(_keys(seaweed, s3, f"{bucket}/second", 1)[0])  # a call to the daemon sweeps
+    assert _deleted_descriptors_into(ssd) == 0  # evicted blocks' space is not held
+    for index, key in enumerate(keys):  # what is left reads as the block's own bytes
+        view = tier.get(key, 0, None)
+        assert view is None or bytes(view) == first[index * MiB:(index + 1) * MiB]
+
+
+def test_open_many_refuses_names_that_are_not_block_keys_and_too_many_keys(
+        start_daemon, socket_dir):
+    start_daemon(server=_sockets(socket_dir))
+    for keys in (["0" * 32, "../etc/passwd"], ["0" * 32] * (MAX_KEYS + 1), []):
+        client = DescriptorClient(str(socket_dir / "fd.sock"))
+        with pytest.raises(ProtocolError):
+            client.open_blocks(keys)
+        client.close()
+
+
 def test_the_daemon_decides_by_token_or_peer_credentials():
     nobody = Peer(1, 65534, 65534)
     assert AccessPolicy().admits(None, nobody)  # default: any local user may read
@@ -162,13 +229,8 @@ def _deleted_descriptors_into(directory: Path) -> int:
 def test_evicted_and_replaced_blocks_never_read_as_other_bytes(
         seaweed, s3, bucket, start_daemon, socket_dir, tmp_path):
     ssd = tmp_path / "small-ssd"
-    daemon = start_daemon(server=_sockets(socket_dir), tiers=[
-        {"medium": "ssd", "path": str(ssd), "capacity": "4MiB"}])
-    first, second = os.urandom(3 * MiB), os.urandom(3 * MiB)
-    s3.pipe(f"{bucket}/first", first)
-    s3.pipe(f"{bucket}/second", second)
-    _warm(seaweed, daemon, f"{bucket}/first")
-    keys = _keys(seaweed, s3, f"{bucket}/first", 3)
+    daemon, first, keys = _two_files_for_one_small_ssd(seaweed, s3, bucket, start_daemon,
+                                                       socket_dir, ssd)
     tier = _descriptor_tier(daemon, socket_dir)
     blocks = [first[i * MiB:(i + 1) * MiB] for i in range(3)]
     for key, block in zip(keys, blocks, strict=True):

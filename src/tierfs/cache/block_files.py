@@ -86,6 +86,10 @@ class BlockFiles:
         a hint need not cost a system call."""
         return key in self._handles or os.path.exists(self.location(key))
 
+    def holds(self, key: str) -> bool:
+        """Whether a descriptor of ``key``'s file is open here (a hint: no system call)."""
+        return key in self._handles
+
     # -- handles --
 
     def _acquire(self, key: str) -> BlockHandle | None:

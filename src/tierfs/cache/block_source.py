@@ -71,6 +71,7 @@ class BlockSource:
         self._resident = ResidentBlocks(cache.view_of_fastest, block_size,
                                         tuning.resident_tables)
         self._prefetch_workers = tuning.prefetch_workers
+        self._opening_blocks = tuning.opening_blocks
         self._start_process_state()
 
     def _start_process_state(self) -> None:
@@ -100,6 +101,13 @@ class BlockSource:
         """The views of ``obj``'s blocks its readers share: the warm fast path
         (``tierfs.cache.resident``), refreshed after each read that went the long way."""
         return self._resident.table(obj)
+
+    def opening(self, obj: ObjectRef) -> None:
+        """A file of ``obj`` was opened: tiers that ask for each block (passed descriptors)
+        may ask for its first ``Tuning.opening_blocks`` together."""
+        if self.cache.asks_per_block:
+            count = min(self._opening_blocks, -(-obj.size // self.block_size))
+            self.cache.opening([block_key(obj, self.block_size, index) for index in range(count)])
 
     def read_many(self, requests: Sequence[tuple[ObjectRef, int, int]],
                   into: Sequence[memoryview] | None = None) -> list[list[memoryview]]:

@@ -46,6 +46,7 @@ class Tier(Protocol):
     spec: TierSpec
     accepts_blocks: bool  # False for read-only views (the daemon's tiers seen by a client)
     offers_views: bool  # whether ``view`` gives views of its blocks for the warm fast path
+    asks_per_block = False  # whether ``opening`` is worth its keys (see there)
     activity: FetchActivity | None  # what its background work waits for (None: read-only)
     corrupt_blocks: int  # blocks found corrupt here, dropped or (not ours) skipped
 
@@ -79,6 +80,12 @@ class Tier(Protocol):
 
     def flush(self) -> None:
         """Write what is batched in memory (access times) now, say at shutdown."""
+        return None
+
+    def opening(self, keys: list[str]) -> None:
+        """The keys of the first blocks of a file just opened, asked only of tiers that
+        ``asks_per_block``: one that asks someone else for each block it reads may ask
+        for these together."""
         return None
 
     def expect(self, blocks: list[tuple[str, int]]) -> None:

@@ -63,6 +63,8 @@ class TieredBlockCache:
         # persistent one (whose copy outlives the memory tier's)
         self.keeps_blocks = any(tier.accepts_blocks for tier in self.tiers)
         self.persists_blocks = bool(self._persistent) and self._persistent[0].accepts_blocks
+        self._asking_per_block = [tier for tier in self.tiers if tier.asks_per_block]
+        self.asks_per_block = bool(self._asking_per_block)
         # the warm fast path reads views of the fastest tier's blocks only: a hit below it
         # must go the long way, which promotes
         top = self._top
@@ -98,6 +100,11 @@ class TieredBlockCache:
                 self._hit_below(key, data, tier)
                 return data
         return None
+
+    def opening(self, keys: list[str]) -> None:
+        """Tell the tiers that ``asks_per_block`` which blocks begin a file just opened."""
+        for tier in self._asking_per_block:
+            tier.opening(keys)
 
     def expect(self, blocks: list[tuple[str, int]]) -> None:
         """Tell every tier which blocks (key, length) a sequential reader reads next."""

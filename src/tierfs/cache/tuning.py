@@ -15,6 +15,8 @@ class Tuning:
     fetch_concurrency: int = 8  # concurrent ranged requests to the under store (the daemon's too)
     prefetch_workers: int = 2  # threads fetching read-ahead windows
     max_pending_store_bytes: int = 64 * 2**20  # fetched bytes queued for the tiers at most
+    opening_blocks: int = 64  # a file's first blocks whose daemon descriptors are asked
+    # together when it is opened (the descriptor protocol's MAX_KEYS)
     # fetch activity: background disk work waits for fetching to be quiet
     quiet_seconds: float = 0.02  # a reader's gap between two fetches is shorter than this
     max_quiet_wait_seconds: float = 1.0  # work waits for quiet this long at most

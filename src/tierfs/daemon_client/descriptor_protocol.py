@@ -6,7 +6,9 @@ little-endian length, then a JSON object. A client says ``hello`` (with the daem
 token, if it has one) and then asks ``open`` for block keys; each answer is a frame
 ``{"found": "fd"}`` carrying one read-only descriptor of the block file (SCM_RIGHTS),
 ``{"found": "bytes", "length": n}`` followed by ``n`` raw bytes (a block only in the
-daemon's memory), or ``{"found": null}``. A refused hello is answered
+daemon's memory), or ``{"found": null}``. ``open_many`` asks for up to ``MAX_KEYS`` keys
+at once (a file just opened): one frame ``{"found": [true, false, ...]}`` carries a
+descriptor for each key found in a tier directory, in order. A refused hello is answered
 ``{"error": ...}`` and the connection closed.
 """
 
@@ -18,6 +20,8 @@ import struct
 
 HELLO = "hello"
 OPEN = "open"
+OPEN_MANY = "open_many"
+MAX_KEYS = 64  # keys of one open_many, and so descriptors of one frame (Linux allows 253)
 FD = "fd"
 BYTES = "bytes"
 
@@ -46,7 +50,7 @@ class FrameReader:
             if fds is None:
                 data = self.sock.recv(max(65536, size - len(self._buffer)))
             else:
-                data, received, flags, _ = socket.recv_fds(self.sock, 65536, 1)
+                data, received, flags, _ = socket.recv_fds(self.sock, 65536, MAX_KEYS)
                 fds.extend(received)
                 if flags & socket.MSG_CTRUNC:  # no room in our descriptor table
                     raise ProtocolError("a descriptor was dropped (too many open files?)")

@@ -19,9 +19,11 @@ import os
 import socket
 import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 
 from tierfs.cache import BlockFileTier, TierSpec
+from tierfs.cache.after_fork import reset_after_fork
 from tierfs.daemon_client import descriptor_protocol as wire
 from tierfs.daemon_client.hit_reports import HitReporter
 from tierfs.daemon_client.protocol import TOKEN_ENV
@@ -31,6 +33,7 @@ logger = logging.getLogger(__name__)
 _SWEEP_SECONDS = 1.0
 _RETRY_AFTER_SECONDS = 5.0
 _INLINE_KEPT = 4  # memory-only blocks answered to an open, waiting for their reader
+_AHEAD_KEPT = 2 * wire.MAX_KEYS  # descriptors asked at opening, waiting for their reader
 
 
 class DescriptorClient:
@@ -102,6 +105,28 @@ class DescriptorClient:
             raise wire.ProtocolError(f"tierfs descriptor socket: {answer['error']}")
         return None
 
+    def open_blocks(self, keys: list[str]) -> dict[str, int]:
+        """Descriptors of the block files of up to ``MAX_KEYS`` ``keys``, by key, for those
+        in the daemon's tier directories (in one request)."""
+        with self._lock:
+            self._ensure_connected()
+            try:
+                self._sock.sendall(wire.encode({"op": wire.OPEN_MANY, "keys": keys}))
+                answer, fds = self._reader.read(with_fds=True)
+                if "error" in answer:  # the daemon hangs up after an error
+                    self._drop()
+            except (OSError, ValueError, KeyError):
+                self._drop()
+                raise
+        found = answer.get("found")
+        if not isinstance(found, list) or len(found) != len(keys) or sum(
+                map(bool, found)) != len(fds):
+            for fd in fds:
+                os.close(fd)
+            raise wire.ProtocolError(f"tierfs descriptor socket: {answer.get('error', answer)}")
+        return dict(zip((key for key, there in zip(keys, found, strict=True) if there), fds,
+                        strict=True))
+
     def _drop(self) -> None:
         if self._sock is not None:
             self._sock.close()
@@ -114,10 +139,20 @@ class DescriptorClient:
 
 
 class DescriptorTier(BlockFileTier):
-    """A read-only view of the daemon's persistent tiers through passed descriptors."""
+    """A read-only view of the daemon's persistent tiers through passed descriptors.
+
+    A file just opened has the descriptors of its first ``MAX_KEYS`` blocks asked in one
+    request (``opening``): a reader then pays one round trip to the daemon, not one per
+    block it reaches first. They wait until a read takes them, at most ``_AHEAD_KEPT``,
+    and those of files the daemon unlinked meanwhile are closed by the next sweep."""
+
+    asks_per_block = True
 
     def __init__(self, spec: TierSpec, reporter: HitReporter, client: DescriptorClient):
         self._client = client
+        self._ahead: OrderedDict[str, int] = OrderedDict()  # descriptors asked at opening
+        self._ahead_lock = threading.Lock()
+        reset_after_fork(self, DescriptorTier._new_ahead_lock)  # it may be held at the fork
         self._inline: dict[str, bytes] = {}
         self._swept = time.monotonic()
         self._down_until = 0.0
@@ -141,12 +176,47 @@ class DescriptorTier(BlockFileTier):
         capacity = sum(int(tier["capacity"]) for tier in tiers)
         return cls(TierSpec(medium, capacity, path), reporter, client)
 
+    def _new_ahead_lock(self) -> None:
+        self._ahead_lock = threading.Lock()
+
+    def opening(self, keys: list[str]) -> None:
+        missing = [key for key in keys[:wire.MAX_KEYS]
+                   if not self.files.holds(key) and key not in self._ahead]
+        if len(missing) < 2 or time.monotonic() < self._down_until:
+            return  # one block costs the same round trip when it is read
+        try:
+            fds = self._client.open_blocks(missing)
+        except OSError as error:  # a hint: the reads ask again, and handle the failure
+            logger.debug("tierfs descriptor socket %s: %s", self._client.path, error)
+            return
+        with self._ahead_lock:
+            for key, fd in fds.items():
+                previous = self._ahead.pop(key, None)
+                if previous is not None:  # asked twice by racing openers
+                    os.close(previous)
+                self._ahead[key] = fd
+            while len(self._ahead) > _AHEAD_KEPT:
+                os.close(self._ahead.popitem(last=False)[1])
+
+    def _close_unlinked_ahead(self) -> None:
+        """Close descriptors asked at opening whose files the daemon evicted since: they
+        would keep the space of those blocks on its disk."""
+        with self._ahead_lock:
+            for key in [key for key, fd in self._ahead.items() if os.fstat(fd).st_nlink == 0]:
+                os.close(self._ahead.pop(key))
+
     def _open(self, key: str) -> int | None:
-        """The opener of ``BlockFiles``: a descriptor from the daemon, or None."""
+        """The opener of ``BlockFiles``: a descriptor asked at opening, or from the daemon
+        now, or None."""
+        with self._ahead_lock:
+            fd = self._ahead.pop(key, None)
+        if fd is not None:
+            return fd
         now = time.monotonic()
         if now - self._swept >= _SWEEP_SECONDS:
             self._swept = now
             self.files.forget_unlinked()
+            self._close_unlinked_ahead()
         if now < self._down_until:
             return None
         try:
@@ -191,4 +261,8 @@ class DescriptorTier(BlockFileTier):
 
     def clear(self) -> None:
         super().clear()
+        with self._ahead_lock:
+            for fd in self._ahead.values():
+                os.close(fd)
+            self._ahead.clear()
         self._client.close()
