@@ -1,5 +1,6 @@
-"""Read-ahead on the HTTP path: while a sequential reader reads a block, the next one is
-already asked for on its connection; a jump ends the sequence after one unread block."""
+"""Read-ahead on the HTTP path: while a sequential reader reads a block, the next ones are
+already asked for on its connection; a jump ends the sequence after at most ``_DEPTH``
+unread blocks."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import time
 
 from tests.daemon.test_daemon_reads import MiB, daemon_fs
+from tierfs.daemon_client.http_read_ahead import _DEPTH
 
 
 def _warm_file(seaweed, s3, bucket, daemon, blocks: int):
@@ -24,25 +26,28 @@ def _requests(daemon) -> int:
 def test_the_next_block_is_on_its_way_before_the_reader_asks(seaweed, s3, bucket,
                                                              start_daemon):
     daemon = start_daemon()
-    fs, data = _warm_file(seaweed, s3, bucket, daemon, 6)
+    blocks = 5 + _DEPTH
+    fs, data = _warm_file(seaweed, s3, bucket, daemon, blocks)
     asked = _requests(daemon)
     with fs.open(f"{bucket}/f", "rb") as file:
         for index in range(3):
             assert file.read(MiB) == data[index * MiB:(index + 1) * MiB]
         deadline = time.monotonic() + 10
-        while _requests(daemon) < asked + 4 and time.monotonic() < deadline:
+        while _requests(daemon) < asked + 3 + _DEPTH and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert _requests(daemon) == asked + 4  # blocks 0-2, and block 3 asked ahead
-        time.sleep(0.5)  # its answer reaches the client's socket
-        daemon.kill()  # asking for block 4 then fails, and must not fail block 3's read
+        assert _requests(daemon) == asked + 3 + _DEPTH  # blocks 0-2, and the next asked ahead
+        time.sleep(0.5)  # their answers reach the client's socket
+        daemon.kill()  # asking for more then fails, and must not fail the reads asked ahead
         fetched = fs.cache_stats()["under_store_bytes"]
-        assert file.read(MiB) == data[3 * MiB:4 * MiB]  # received before the daemon died
+        for index in range(3, 3 + _DEPTH):  # received before the daemon died
+            assert file.read(MiB) == data[index * MiB:(index + 1) * MiB]
         assert fs.cache_stats()["under_store_bytes"] == fetched  # not from the store
-        assert file.read(MiB) == data[4 * MiB:5 * MiB]  # the daemon gone: from the store
+        index = 3 + _DEPTH  # the daemon gone: from the store
+        assert file.read(MiB) == data[index * MiB:(index + 1) * MiB]
 
 
-def test_a_jump_costs_at_most_one_block_read_ahead_and_bytes_stay_exact(seaweed, s3, bucket,
-                                                                       start_daemon):
+def test_a_jump_costs_at_most_the_blocks_read_ahead_and_bytes_stay_exact(seaweed, s3, bucket,
+                                                                        start_daemon):
     daemon = start_daemon()
     fs, data = _warm_file(seaweed, s3, bucket, daemon, 8)
     asked = _requests(daemon)
@@ -52,5 +57,5 @@ def test_a_jump_costs_at_most_one_block_read_ahead_and_bytes_stay_exact(seaweed,
         for offset, size in reads:
             file.seek(offset)
             assert file.read(size) == data[offset:offset + size]
-    assert _requests(daemon) - asked <= len(reads) + 2
+    assert _requests(daemon) - asked <= len(reads) + 2 * _DEPTH  # two jumps
     assert daemon.stats()["under_store_bytes"] == len(data)

@@ -3,9 +3,10 @@
 Once a read is answered, the request for the next block the reader announced goes out on
 the same kept-alive connection (HTTP/1.1 pipelining), so the daemon sends block N+1 while
 the reader works on block N, as HDFS streams a block to a sequential reader. At most
-``_DEPTH`` requests are ahead (a second one measured no faster: docs/performance.md) and one
-answered block is held per thread. A read the reader did not announce ends the sequence
-(what was asked ahead is received, and held until the next read-ahead replaces it).
+``_DEPTH`` requests are ahead (two keep the daemon's socket busy while the reader checks a
+block; a third gained nothing: docs/performance.md) and one answered block is held per
+thread. A read the reader did not announce ends the sequence (what was asked ahead is
+received; the last answer is held until the next read-ahead replaces it).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections import deque
 
 _MAX_EXPECTED = 64  # announced blocks remembered, at most
-_DEPTH = 1  # requests asked ahead, at most
+_DEPTH = 2  # requests asked ahead, at most
 
 
 class ReadAhead:
