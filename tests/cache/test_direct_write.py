@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
 import time
 
 import pytest
@@ -111,6 +112,27 @@ def test_a_tier_writes_around_the_page_cache_while_someone_waits_for_its_stores(
     tier.put("cd" * 16, data)
     assert direct_flags == [True, False]
     assert bytes(tier.get("ab" * 16, 0, None)) == data
+
+
+def test_threads_writing_one_tier_at_once_share_its_buffers_and_keep_every_byte(tmp_path):
+    activity = FetchActivity()
+    tier = DirectoryTier(TierSpec("ssd", 2**30, str(tmp_path)), activity)
+    blocks = {f"{n:02x}" * 16: os.urandom(64 * PAGE + n) for n in range(24)}
+    keys = list(blocks)
+
+    def put_every_other(first: int) -> None:
+        for key in keys[first::2]:
+            tier.put(key, blocks[key])
+
+    with activity.fetching():  # around the page cache, through the shared aligned buffers
+        writers = [threading.Thread(target=put_every_other, args=(n,)) for n in range(2)]
+        for writer in writers:
+            writer.start()
+        for writer in writers:
+            writer.join(30)
+    assert all(bytes(tier.get(key, 0, None)) == data for key, data in blocks.items())
+    files = [p for p in (tmp_path / "blocks").rglob("*") if p.is_file()]
+    assert tier.usage() == (sum(p.stat().st_size for p in files), len(blocks))
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX-only")

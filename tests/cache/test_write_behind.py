@@ -86,3 +86,12 @@ def test_a_job_that_cannot_be_scheduled_is_not_waited_for():
     with pytest.raises(RuntimeError):
         behind.defer(10, lambda: None)
     assert behind.drain(1)
+
+
+def test_deferred_stores_run_side_by_side_on_their_workers(fetching):
+    both_running = threading.Barrier(2, timeout=5)  # broken unless two stores run at once
+    behind = WriteBehind(64, 100, fetching, deferred_workers=2)
+    for _ in range(2):
+        behind.defer(60, both_running.wait, wait=False)  # over the bound: run now
+    assert behind.drain(10)
+    assert not both_running.broken

@@ -64,7 +64,8 @@ class BlockSource:
         # it anyway, at least as many as the stores that cannot wait
         pending = tuning.max_pending_store_bytes
         self._write_behind = WriteBehind(
-            pending, max(pending, cache.room_for_unpersisted()), cache.activity)
+            pending, max(pending, cache.room_for_unpersisted()), cache.activity,
+            tuning.persist_workers)
         self.fetcher = fetcher
         self.block_size = block_size
         self.counters = cache.counters

@@ -15,6 +15,8 @@ class Tuning:
     fetch_concurrency: int = 8  # concurrent ranged requests to the under store (the daemon's too)
     prefetch_workers: int = 2  # threads fetching read-ahead windows
     max_pending_store_bytes: int = 64 * 2**20  # fetched bytes queued for the tiers at most
+    persist_workers: int = 2  # threads writing fetched blocks to disk tiers: with two, the
+    # disk writes one block while the other is copied and checksummed (docs/performance.md)
     opening_blocks: int = 64  # a file's first blocks whose daemon descriptors are asked
     # together when it is opened (the descriptor protocol's MAX_KEYS)
     # fetch activity: background disk work waits for fetching to be quiet

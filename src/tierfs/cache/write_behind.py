@@ -1,9 +1,10 @@
 """Storing fetched blocks in the tiers off the reader's path, with bounded memory.
 
-Two background threads, each in order: ``submit`` for what must happen soon (the
-memory-tier copy the next reader hits), ``defer`` for what may wait until fetching is
-quiet (``FetchActivity``: the ssd write, whose CPU a cold reader would otherwise share).
-Callers wait while a queue holds more than its bound of bytes.
+Two queues: ``submit`` for what must happen soon (the memory-tier copy the next reader
+hits; one thread, in order), ``defer`` for what may wait until fetching is quiet
+(``FetchActivity``: the ssd write, whose CPU a cold reader would otherwise share; a few
+threads, oldest first, so the disk has a write to do while another thread copies and
+checksums the next). Callers wait while a queue holds more than its bound of bytes.
 """
 
 from __future__ import annotations
@@ -24,11 +25,14 @@ _SOON, _QUIET = "soon", "quiet"  # the two queues: see the module docstring
 
 
 class WriteBehind:
-    def __init__(self, max_pending_bytes: int, max_deferred_bytes: int, activity: FetchActivity):
+    def __init__(self, max_pending_bytes: int, max_deferred_bytes: int, activity: FetchActivity,
+                 deferred_workers: int = 1):
         """``defer`` waits while ``activity`` is busy, unless ``max_deferred_bytes`` wait
-        (then callers wait for room, as for ``submit``: the writes set a long read's pace)."""
+        (then callers wait for room, as for ``submit``: the writes set a long read's pace);
+        ``deferred_workers`` threads run what was deferred."""
         self._bounds = {_SOON: max_pending_bytes, _QUIET: max_deferred_bytes}
         self._activity = activity
+        self._deferred_workers = deferred_workers
         self._start_process_state()
 
     def _start_process_state(self) -> None:
@@ -39,7 +43,7 @@ class WriteBehind:
         self._pending = PendingJobs(self._changed)  # some jobs hold no bytes
         self._executors = {
             _SOON: ThreadPoolExecutor(1, thread_name_prefix="tierfs-store"),
-            _QUIET: ThreadPoolExecutor(1, thread_name_prefix="tierfs-persist"),
+            _QUIET: ThreadPoolExecutor(self._deferred_workers, thread_name_prefix="tierfs-persist"),
         }
 
     def _check_process(self) -> None:
