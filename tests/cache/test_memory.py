@@ -68,6 +68,21 @@ def test_only_blocks_read_again_a_while_after_they_arrived_move_to_huge_pages():
     assert activity.drain(5) and not worth_moving(tier.get_block("k"))
 
 
+def test_blocks_read_again_whole_stay_where_they_arrived():
+    activity = FetchActivity()
+    tier = MemoryTier(TierSpec("memory", 8 * HUGE_PAGE), activity,
+                      replace(TUNING, reread_seconds=0.2))
+    whole = memoryview(bytearray(HUGE_PAGE))
+    tier.put("k", os.urandom(HUGE_PAGE))
+    time.sleep(0.25)
+    for _ in range(3):  # an epoch over the same files: every block read again whole
+        assert tier.read_into("k", 0, HUGE_PAGE, whole) and tier.get("k", 0, None) is not None
+        assert tier.view("k").read(0, HUGE_PAGE, None) is not None
+    assert activity.drain(5) and worth_moving(tier.get_block("k"))  # not moved
+    assert tier.view("k").read(0, TUNING.huge_page_reads, None) is not None  # a small read
+    assert activity.drain(5) and not worth_moving(tier.get_block("k"))
+
+
 def test_the_memory_tier_keeps_immutable_fetched_buffers_and_copies_mutable_ones():
     tier = MemoryTier(TierSpec("memory", 2**20), FetchActivity())
     fetched = obstore.Bytes(os.urandom(1000))  # what the obstore cold fetcher hands over

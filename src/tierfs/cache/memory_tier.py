@@ -1,8 +1,10 @@
 """The memory tier: verified blocks as read-only buffers in this process, under a hard byte limit.
 
 Blocks are kept as they arrive (no copy) and served as memoryview slices. A block still
-read ``Tuning.reread_seconds`` after it arrived belongs to a working set and moves into
-huge pages once fetching is quiet (``huge_pages``); streamed blocks never pay for the move.
+read in small pieces ``Tuning.reread_seconds`` after it arrived belongs to a random-access
+working set and moves into huge pages once fetching is quiet (``huge_pages``); streamed
+blocks and blocks read again whole never pay for the move, which costs more than a large
+copy saves (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -33,9 +35,11 @@ class MemoryTier(Tier):
     corrupt_blocks = 0  # process memory is not what checksums guard
 
     def __init__(self, spec: TierSpec, activity: FetchActivity, tuning: Tuning = TUNING):
-        """Blocks read again ``tuning.reread_seconds`` after they arrived move into huge
-        pages once ``activity`` is quiet."""
+        """Blocks read again ``tuning.reread_seconds`` after they arrived, in pieces of at
+        most ``tuning.huge_page_reads`` bytes, move into huge pages once ``activity`` is
+        quiet."""
         self._reread_seconds = tuning.reread_seconds
+        self._huge_page_reads = tuning.huge_page_reads
         self.spec = spec
         self.activity = activity
         self._blocks: dict[str, memoryview] = {}
@@ -51,7 +55,7 @@ class MemoryTier(Tier):
         data = self._blocks.get(key)
         if data is None:
             return None
-        self._count_hit(key)
+        self._count_hit(key, (len(data) if end is None else end) - start)
         return data[start:end]
 
     def read_into(self, key: str, start: int, end: int, dest: memoryview) -> bool:
@@ -59,15 +63,17 @@ class MemoryTier(Tier):
         if data is None:
             return False
         dest[:] = data[start:end]
-        self._count_hit(key)
+        self._count_hit(key, end - start)
         return True
 
-    def _count_hit(self, key: str) -> None:
+    def _count_hit(self, key: str, length: int) -> None:
+        """Count a hit of ``length`` bytes of block ``key``; ask for its move if it is due."""
         stats = self._stats.get(key)
         if stats is not None:
             now = stats.last_access = time.monotonic()
             stats.hits += 1
-            if now - stats.inserted >= self._reread_seconds and key not in self._reread:
+            if (length <= self._huge_page_reads and now - stats.inserted >= self._reread_seconds
+                    and key not in self._reread):
                 self._reread.add(key)  # a racing hit may ask twice: a second move is a no-op
                 self.activity.when_quiet(partial(self.move_to_huge_pages, key))
 

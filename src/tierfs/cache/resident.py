@@ -35,14 +35,14 @@ class MemoryBlockView:
     __slots__ = ("blocks", "key", "count_hit")
 
     def __init__(self, blocks: dict[str, memoryview], key: str,
-                 count_hit: Callable[[str], None]):
+                 count_hit: Callable[[str, int], None]):
         self.blocks, self.key, self.count_hit = blocks, key, count_hit
 
     def read(self, lo: int, hi: int, dest: memoryview | None) -> memoryview | None:
         data = self.blocks.get(self.key)
         if data is None:
             return None
-        self.count_hit(self.key)
+        self.count_hit(self.key, hi - lo)
         if dest is None:
             return data[lo:hi]
         dest[:] = data[lo:hi]

@@ -26,6 +26,8 @@ class Tuning:
     # memory tier
     reread_seconds: float = 0.25  # a block read again this long after it arrived is moved
     # into huge pages; a streaming reader is done with a block well within it
+    huge_page_reads: int = 256 * 2**10  # only reads this small ask for that move: a copy
+    # of megabytes gains less from huge pages than the move costs (docs/performance.md)
     # directory tiers and their block files
     access_flush_count: int = 256  # batched access times written at this many keys,
     access_flush_seconds: float = 2.0  # or after this long
