@@ -1,9 +1,12 @@
-"""Processes inserting into one tier directory at once never exceed its capacity."""
+"""Processes sharing one tier directory: opening a new one at once all succeed, and
+inserting at once never exceeds its capacity."""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+
+import pytest
 
 from tierfs.cache.block_key import ObjectRef, block_key
 from tierfs.cache.config import TierSpec
@@ -29,6 +32,31 @@ def hammer(path: str, worker: int, queue) -> None:
         assert view is None or bytes(view) == data  # evicted by a sibling is fine; torn is not
         worst = max(worst, tier.usage()[0])
     queue.put(worst)
+
+
+def open_and_insert(path: str, start, outcomes) -> None:
+    start.wait()
+    try:
+        tier = DirectoryTier(TierSpec("disk", CAPACITY, path), FetchActivity())
+        tier.put("ab" * 16, bytes(BLOCK))
+        outcomes.put("ok")
+    except Exception as error:  # noqa: BLE001 - reported to the test, which fails on it
+        outcomes.put(repr(error))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="forks its openers to start them at once")
+def test_processes_opening_a_new_directory_at_once_all_succeed(tmp_path):
+    context = multiprocessing.get_context("fork")
+    outcomes = context.Queue()
+    for attempt in range(20):  # they raced to switch the index to WAL: 4% lost, at once
+        path, start = str(tmp_path / str(attempt)), context.Barrier(4)
+        openers = [context.Process(target=open_and_insert, args=(path, start, outcomes))
+                   for _ in range(4)]
+        for opener in openers:
+            opener.start()
+        assert [outcomes.get(timeout=60) for _ in openers] == ["ok"] * 4
+        for opener in openers:
+            opener.join(30)
 
 
 def test_concurrent_inserters_keep_usage_within_capacity(tmp_path):

@@ -52,6 +52,27 @@ INSERT OR IGNORE INTO usage (id, used) VALUES (0, 0);
 
 
 _INDEX = "index.sqlite3"
+_LOCK_SECONDS = 60  # how long a process waits for another's lock on the index
+
+
+def _set_up_index(conn: sqlite3.Connection) -> None:
+    """WAL mode and the schema, idempotent. Processes opening a new directory at once (a
+    DataLoader's workers) race to switch it to WAL, and SQLite answers the losers "database
+    is locked" without waiting, so this retries for as long as a lock is waited for."""
+    deadline = time.monotonic() + _LOCK_SECONDS
+    delay = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(_SCHEMA)
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(2 * delay, 0.1)
+
 
 class DirectoryTier(BlockFileTier):
     """The block-file tier of a directory this process owns (with others sharing it):
@@ -88,12 +109,10 @@ class DirectoryTier(BlockFileTier):
         self._pending_access: dict[str, int] = {}
         self._last_flush = time.monotonic()
         self._conn = sqlite3.connect(
-            self.root / _INDEX, timeout=60, isolation_level=None,
+            self.root / _INDEX, timeout=_LOCK_SECONDS, isolation_level=None,
             check_same_thread=False,
         )
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(_SCHEMA)
+        _set_up_index(self._conn)
         for suffix in ("", "-wal", "-shm"):  # made by SQLite as it likes: made private after
             with contextlib.suppress(FileNotFoundError):
                 os.chmod(self.root / (_INDEX + suffix), FILE_MODE)
