@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tierfs.cache.tuning import TUNING
+from tierfs_bench.disk_floor import DISK_FLOOR, time_disk_writes
 from tierfs_bench.read_data import DataSet
 from tierfs_bench.read_variants import Family, Reader
 from tierfs_bench.read_workloads import Workload, verify
@@ -137,10 +139,11 @@ class Session:
                 cold.seconds.append(fill_seconds)
                 _record_stats(cold, run_index, before, after)
                 if in_tiers_seconds is not None:
-                    in_tiers = self.report.find(f"{family.cold}, in tiers", workload.name) or \
-                        self.report.add(Measurement(f"{family.cold}, in tiers", workload.name,
-                                                    workload.nbytes))
-                    in_tiers.seconds.append(in_tiers_seconds)
+                    self._series(f"{family.cold}, in tiers", workload).seconds.append(
+                        in_tiers_seconds)
+                    fetched = after["under_store_bytes"] - before["under_store_bytes"]
+                    self._series(DISK_FLOOR, workload).seconds.append(
+                        time_disk_writes(cache_dir, fetched, TUNING.persist_workers))
         if cold:
             log_measurement(cold)
         if family.reopen:
@@ -151,6 +154,11 @@ class Session:
         warm = self.report.add(Measurement(family.warm, workload.name, workload.nbytes))
         warm.extra["fill_seconds"] = fill_seconds
         return WarmCache(family, reader, cache_dir, warm)
+
+    def _series(self, variant: str, workload: Workload) -> Measurement:
+        """The measurement of ``variant`` on ``workload``, added on first use."""
+        return self.report.find(variant, workload.name) or self.report.add(
+            Measurement(variant, workload.name, workload.nbytes))
 
     def finish_warm(self, cache: WarmCache) -> None:
         warm, family = cache.measurement, cache.family

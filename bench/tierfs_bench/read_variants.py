@@ -19,6 +19,8 @@ from typing import BinaryIO
 import fsspec
 from s3fs import S3FileSystem
 
+from tierfs.cache.tuning import TUNING
+from tierfs_bench.disk_floor import DISK_FLOOR, WRITE_SIZE
 from tierfs_bench.read_data import DataSet
 
 RANDOM = "random"
@@ -371,6 +373,10 @@ def build_families(dataset: DataSet, config: VariantConfig) -> list[Family]:
                                f"{mib:g} MiB blocks; empty tiers",
                 "tierfs cold, in tiers": "(c) the same runs, timed until cache_stats() "
                                          "returns (deferred tier writes drained)",
+                DISK_FLOOR: "(e) the floor of 'in tiers': the ssd tier's disk writing the "
+                            "bytes each cold run fetched, right after it (O_DIRECT writes of "
+                            f"{WRITE_SIZE // 2**20} MiB, {TUNING.persist_workers} threads, as "
+                            "tierfs persists)",
                 "tierfs warm mem": "(d) tierfs, same instance after a first pass "
                                    "(blocks in the memory tier)",
             },
