@@ -28,6 +28,9 @@ from tierfs.cache.change_watch import EVERYTHING, ChangeWatch, open_change_watch
 from tierfs.cache.resident import FileBlockView
 from tierfs.cache.tuning import TUNING, Tuning
 
+# a block's file lives in the directory named by its key's first two hex digits
+SHARDS = tuple(f"{index:02x}" for index in range(256))
+
 try:
     import resource
 except ImportError:  # not a Unix: no descriptor limit to ask
@@ -75,7 +78,7 @@ class BlockFiles:
         """Where ``key`` lives; only hex digests are keys, so no path can escape the dir."""
         if not is_block_key(key):
             raise ValueError(f"not a block key: {key!r}")
-        return f"{self._dir}/{key[:2]}/{key}"
+        return f"{self._dir}/{key[:2]}/{key}"  # in one of SHARDS
 
     def path(self, key: str) -> Path:
         return Path(self.location(key))

@@ -27,7 +27,7 @@ from functools import partial
 from pathlib import Path
 
 from tierfs.cache.block_file_tier import BlockFileTier
-from tierfs.cache.block_files import read_block_file
+from tierfs.cache.block_files import SHARDS, read_block_file
 from tierfs.cache.block_format import CorruptBlock, chunk_size_for, encode_header
 from tierfs.cache.block_key import is_block_key
 from tierfs.cache.config import TierSpec
@@ -90,6 +90,7 @@ class DirectoryTier(BlockFileTier):
         private_directory(self.root)
         private_directory(self._blocks)
         private_directory(self._staging)
+        _make_missing_shards(self._blocks)
         self._order = order_by(spec.eviction)
         super().__init__(spec, self._blocks, self._record_access, tuning=tuning)
         self._writer = DirectWriter(tuning.direct_write_buffers)
@@ -282,9 +283,20 @@ class DirectoryTier(BlockFileTier):
                         block.unlink(missing_ok=True)
 
 
+def _make_missing_shards(blocks: Path) -> None:
+    """Every shard directory, made once in a tier directory's life, when it is opened: a
+    new directory's first reads would otherwise pay a ``mkdir`` per block or nearly,
+    each one a new inode placed by ext4's search for a roomy group (docs/performance.md)."""
+    present = set(os.listdir(blocks))
+    for shard in SHARDS:
+        if shard not in present:
+            with contextlib.suppress(FileExistsError):  # another process opening it too
+                os.mkdir(blocks / shard, DIRECTORY_MODE)
+
+
 def _rename_into_shard(staged: Path, final: Path) -> None:
-    """Move a staged file to its final name, creating the shard directory only when it is
-    missing (most blocks land in a shard that exists: no ``mkdir`` for them)."""
+    """Move a staged file to its final name, making its shard directory again if someone
+    removed it."""
     try:
         os.rename(staged, final)
     except FileNotFoundError:
