@@ -80,7 +80,7 @@ def test_storing_a_present_block_again_is_a_benign_race(kind, tmp_path):
     assert tier.usage()[1] == 1
 
 
-@pytest.mark.parametrize(("policy", "room"), [("lru", 5 * SIZE), ("fifo", 5 * SIZE), ("lfu", 0)])
+@pytest.mark.parametrize(("policy", "room"), [("lru", 10 * SIZE), ("fifo", 10 * SIZE), ("lfu", 0)])
 def test_new_blocks_wait_to_be_persisted_only_where_memory_evicts_them_last(policy, room):
     spec = TierSpec("memory", 10 * SIZE, None, policy)
     cache = TieredBlockCache([MemoryTier(spec, FetchActivity())])

@@ -122,11 +122,12 @@ class TieredBlockCache:
 
     def room_for_unpersisted(self) -> int:
         """Bytes of new blocks that may wait to be persisted while the memory tier holds
-        them: half of it, if its policy evicts new blocks last (not ``lfu``, whose first
-        victims are the blocks never hit yet); else none."""
+        them: all of it, if its policy evicts new blocks last (not ``lfu``, whose first
+        victims are the blocks never hit yet); else none. A streamed file's oldest block is
+        then persisted as it leaves the memory tier, as Alluxio demotes (docs/performance.md)."""
         if self._memory is None or evicts_unhit_first(self._memory.spec.eviction):
             return 0
-        return self._memory.spec.capacity // 2
+        return self._memory.spec.capacity
 
     def store_in_memory(self, key: str, data: bytes) -> None:
         """Insert into the memory tier (if any)."""
