@@ -55,19 +55,18 @@ def _random_buffer() -> mmap.mmap:
 
 
 def _write_file(path: Path, count: int, buffer: mmap.mmap, pages: itertools.count) -> None:
+    stamps = np.frombuffer(buffer, dtype=np.uint64)[::_PAGE // 8]  # each page's first word
     fd = _create(path)
     try:
-        with memoryview(buffer) as view:
-            first_words = np.frombuffer(view, dtype=np.uint64)[::_PAGE // 8]
-            for _ in range(count):
-                first = next(pages)
-                first_words[:] = np.arange(first, first + len(first_words), dtype=np.uint64)
-                written = 0
-                while written < len(view):
-                    written += os.write(fd, view[written:])
-            del first_words
+        for _ in range(count):
+            first = next(pages)
+            stamps[:] = np.arange(first, first + len(stamps), dtype=np.uint64)
+            written = 0
+            while written < len(buffer):
+                written += os.write(fd, memoryview(buffer)[written:])
     finally:
         os.close(fd)
+        del stamps  # the buffer can be closed once nothing views it
 
 
 def _create(path: Path) -> int:
