@@ -197,11 +197,11 @@ def rotated(names: list[str], turn: int) -> list[str]:
 def record(report: Report, variant: str, workload: str, nbytes: int, wall: float,
            results: list[ClientResult], daemon_fetched: int, kind: str = "") -> Measurement:
     """One run of ``len(results)`` clients doing a ``kind`` job (``Job.kind``)."""
-    measurement = report.find(variant, workload) or report.add(Measurement(
+    measurement = report.series(
         variant, workload, nbytes, extra={"p50_ms": [], "p99_ms": [], "errors": 0, "wrong": 0,
                                           "client_under_store_bytes": [],
                                           "daemon_under_store_bytes": [],
-                                          "clients": len(results), "kind": kind}))
+                                          "clients": len(results), "kind": kind})
     extra = measurement.extra
     measurement.seconds.append(wall)
     latencies = [latency for result in results for latency in result.latencies]

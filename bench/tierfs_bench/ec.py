@@ -190,8 +190,7 @@ def _measure_model(report: Report, label: str, nodes: list, data: bytes,
         cluster_sample = _Sample([], cluster.cpu_seconds)
 
     def row(variant: str, workload: str) -> Measurement:
-        return report.find(variant, f"{workload} [{label}]") or report.add(
-            Measurement(variant, f"{workload} [{label}]", size))
+        return report.series(variant, f"{workload} [{label}]", size)
 
     writes = {
         EC: lambda run: ECFileSystem(**ec_kwargs).pipe_file(f"f{run}", data),

@@ -92,9 +92,7 @@ class Session:
         reader = family.make(None)
         reader.prime()
         for workload in chosen:
-            measurement = self.report.find(family.plain, workload.name) or self.report.add(
-                Measurement(family.plain, workload.name, workload.nbytes)
-            )
+            measurement = self.report.series(family.plain, workload.name, workload.nbytes)
             if family.warm_up:
                 self._timed(reader, workload, None)
             first = len(measurement.seconds)
@@ -139,10 +137,10 @@ class Session:
                 cold.seconds.append(fill_seconds)
                 _record_stats(cold, run_index, before, after)
                 if in_tiers_seconds is not None:
-                    self._series(f"{family.cold}, in tiers", workload).seconds.append(
-                        in_tiers_seconds)
+                    self.report.series(f"{family.cold}, in tiers", workload.name,
+                                       workload.nbytes).seconds.append(in_tiers_seconds)
                     fetched = after["under_store_bytes"] - before["under_store_bytes"]
-                    self._series(DISK_FLOOR, workload).seconds.append(
+                    self.report.series(DISK_FLOOR, workload.name, workload.nbytes).seconds.append(
                         time_disk_writes(cache_dir, fetched, TUNING.persist_workers))
         if cold:
             log_measurement(cold)
@@ -154,11 +152,6 @@ class Session:
         warm = self.report.add(Measurement(family.warm, workload.name, workload.nbytes))
         warm.extra["fill_seconds"] = fill_seconds
         return WarmCache(family, reader, cache_dir, warm)
-
-    def _series(self, variant: str, workload: Workload) -> Measurement:
-        """The measurement of ``variant`` on ``workload``, added on first use."""
-        return self.report.find(variant, workload.name) or self.report.add(
-            Measurement(variant, workload.name, workload.nbytes))
 
     def finish_warm(self, cache: WarmCache) -> None:
         warm, family = cache.measurement, cache.family

@@ -50,6 +50,13 @@ class Report:
         self.measurements.append(measurement)
         return measurement
 
+    def series(self, variant: str, workload: str, nbytes: int,
+               extra: dict | None = None) -> Measurement:
+        """The measurement of ``variant`` on ``workload``, added (with ``extra``) on first
+        use: runs measured at different moments pool into one row."""
+        return self.find(variant, workload) or self.add(
+            Measurement(variant, workload, nbytes, extra=extra or {}))
+
     def find(self, variant: str, workload: str) -> Measurement | None:
         for measurement in self.measurements:
             if measurement.variant == variant and measurement.workload == workload:
