@@ -48,9 +48,8 @@ class BlockFileTier(Tier):
             self._on_hit(key, 1)
         return view
 
-    def get_block(self, key: str) -> bytes | None:
-        view = self.get(key, 0, None)
-        return None if view is None else view.obj
+    def get_block(self, key: str) -> memoryview | None:
+        return self.get(key, 0, None)  # memory of its own: the memory tier keeps it as it is
 
     def read_into(self, key: str, start: int, end: int, dest: memoryview) -> bool:
         found = self.files.read_into(key, start, end, dest)

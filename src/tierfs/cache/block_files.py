@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tierfs.cache.after_fork import reset_after_fork
+from tierfs.cache.block_buffers import pread_new
 from tierfs.cache.block_format import BlockHeader, CorruptBlock
 from tierfs.cache.block_handle import HEADER_READ, NOT_MAPPED, BlockHandle, KnownState, state_of
 from tierfs.cache.block_key import is_block_key
@@ -251,17 +252,17 @@ class BlockFiles:
         return handle.known.header.data_length
 
     def read(self, key: str, start: int, end: int | None) -> memoryview | None:
-        """Verified bytes ``[start, end)`` (``end=None``: to the end), or None; a view
-        over new ``bytes`` (see ``_read_checked``)."""
+        """Verified bytes ``[start, end)`` (``end=None``: to the end), or None; a read-only
+        view of memory of its own (``block_buffers``)."""
         view = self._read_checked(key, start, end, None)
         if view is not None:
             return view
 
-        def into_new_bytes(fd: int, offset: int, lo: int, hi: int, end: int):
-            raw = os.pread(fd, hi - lo, offset)  # bytes: no zero fill, one copy
-            return memoryview(raw)[start - lo:end - lo], [memoryview(raw)]
+        def into_new_buffer(fd: int, offset: int, lo: int, hi: int, end: int):
+            raw = pread_new(fd, hi - lo, offset)
+            return raw[start - lo:end - lo], [raw]
 
-        return self._verified_read(key, start, end, into_new_bytes)
+        return self._verified_read(key, start, end, into_new_buffer)
 
     def read_into(self, key: str, start: int, end: int, dest: memoryview) -> bool:
         """Verified bytes ``[start, end)`` into ``dest``; False if absent or corrupt.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from tierfs.cache.block_buffers import copy_new, pread_new
 from tierfs.cache.block_format import BlockHeader
 
 HEADER_READ = 4096  # block_format keeps every header within one page
@@ -46,9 +47,9 @@ class BlockHandle:
 
     def read_checked(self, start: int, end: int | None, dest: memoryview | None,
                      watch) -> memoryview | None:
-        """Read a range of checked chunks, taking no lock: into ``dest``, or into new
-        ``bytes`` if it is None. Returns the view that holds the bytes, or None to have the
-        locked path (``BlockFiles``) read them.
+        """Read a range of checked chunks, taking no lock: into ``dest``, or into memory of
+        its own (``block_buffers``) if it is None. Returns the view that holds the bytes, or
+        None to have the locked path (``BlockFiles``) read them.
 
         The handle is not pinned: its descriptor may be closed (and its number reused)
         meanwhile, so after a ``preadv`` the file's state is compared with the checked
@@ -71,7 +72,7 @@ class BlockHandle:
         try:
             if mapped is NOT_MAPPED or (mapped is None and size > self.mapped_read_limit):
                 if dest is None:
-                    dest = memoryview(os.pread(self.fd, size, offset))
+                    dest = pread_new(self.fd, size, offset)
                     done = len(dest)
                 else:
                     done = os.preadv(self.fd, [dest], offset)
@@ -81,6 +82,6 @@ class BlockHandle:
         except OSError:  # closed meanwhile
             return None
         if dest is None:
-            return memoryview(mapped[offset:offset + size].tobytes())
+            return copy_new(mapped[offset:offset + size])
         dest[:] = mapped[offset:offset + size]
         return dest

@@ -15,15 +15,26 @@ from functools import partial
 
 from obstore import Bytes as ObstoreBytes
 
+from tierfs.cache.block_buffers import BUFFERS
 from tierfs.cache.config import TierSpec
 from tierfs.cache.eviction import EntryStats, sort_key
 from tierfs.cache.fetch_activity import FetchActivity
 from tierfs.cache.huge_pages import huge_page_copy, worth_moving
+from tierfs.cache.malloc_arenas import release_free_memory
 from tierfs.cache.resident import MemoryBlockView
 from tierfs.cache.tier import PutOutcome, PutResult, Tier, Victim
 from tierfs.cache.tuning import TUNING, Tuning
 
 _OWNED_IMMUTABLE = (bytes, ObstoreBytes)
+
+
+def _kept_as_is(data) -> bool:
+    """Whether a block may be kept without a copy: immutable memory of its own, no larger
+    than the block (obstore's buffers come from Rust; ``block_buffers``' from disk reads)."""
+    if isinstance(data, memoryview):
+        whole = isinstance(data.obj, _OWNED_IMMUTABLE) and len(data.obj) == data.nbytes
+        return whole or BUFFERS.pooled(data)
+    return isinstance(data, _OWNED_IMMUTABLE)
 
 
 class MemoryTier(Tier):
@@ -48,6 +59,10 @@ class MemoryTier(Tier):
         self._coldest_first = sort_key(spec.eviction)
         self._lock = threading.Lock()
         self._reread: set[str] = set()  # blocks whose move was asked for
+        # bytes of malloc'd blocks (fetched) that pooled ones (read from disk) pushed out:
+        # no fetch reuses their memory while the tier fills from disk
+        self._malloc_displaced = 0
+        self._trim_bytes = tuning.malloc_trim_bytes
 
     def get(self, key: str, start: int, end: int) -> memoryview | None:
         # lock-free on purpose: single dict reads are atomic, and a hit racing an eviction
@@ -94,20 +109,28 @@ class MemoryTier(Tier):
             return PutOutcome(PutResult.TOO_LARGE)
         if key in self._blocks:
             return PutOutcome(PutResult.ALREADY_PRESENT)
-        # kept as they are: immutable buffers that own their bytes (obstore's come from Rust)
-        data = memoryview(data if isinstance(data, _OWNED_IMMUTABLE) else bytes(data)).toreadonly()
+        data = memoryview(data if _kept_as_is(data) else bytes(data)).toreadonly()
         victims = []
+        pooled = BUFFERS.pooled(data)
         with self._lock:
             if key in self._blocks:
                 return PutOutcome(PutResult.ALREADY_PRESENT)
             while self._used + size > self.spec.capacity:
                 coldest = min(self._stats, key=lambda k: self._coldest_first(self._stats[k]))
-                victims.append(self._victim(coldest, self._pop(coldest)))
+                evicted = self._pop(coldest)
+                if pooled and not BUFFERS.pooled(evicted):
+                    self._malloc_displaced += len(evicted)
+                victims.append(self._victim(coldest, evicted))
             now = time.monotonic()
             self._blocks[key] = data
             self._stats[key] = EntryStats(last_access=now, inserted=now)
             self._reread.discard(key)  # in case a hit raced this key's eviction
             self._used += size
+            trim = self._malloc_displaced >= self._trim_bytes
+            if trim:
+                self._malloc_displaced = 0
+        if trim:
+            release_free_memory()
         return PutOutcome(PutResult.STORED, victims)
 
     def move_to_huge_pages(self, key: str) -> memoryview | None:

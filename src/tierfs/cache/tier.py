@@ -53,7 +53,7 @@ class Tier(Protocol):
     def get(self, key: str, start: int, end: int | None) -> memoryview | None:
         """Verified bytes ``[start, end)`` of the block, or None if absent (or found corrupt)."""
 
-    def get_block(self, key: str) -> bytes | None:
+    def get_block(self, key: str) -> memoryview | None:
         """The whole verified block, or None."""
 
     def read_into(self, key: str, start: int, end: int, dest: memoryview) -> bool:

@@ -92,7 +92,7 @@ class TieredBlockCache:
         dest[:] = memoryview(data)[start:end]
         return dest
 
-    def _promote(self, key: str) -> bytes | None:
+    def _promote(self, key: str) -> memoryview | None:
         """The whole block from a tier below the fastest, copied up (a hit there moves it)."""
         for tier in self.tiers[1:]:
             data = tier.get_block(key)
@@ -142,7 +142,7 @@ class TieredBlockCache:
         if self._persistent:
             self._settle(self._persistent[0], self._persistent[0].put(key, data))
 
-    def _hit_below(self, key: str, data: bytes, found_in: Tier) -> None:
+    def _hit_below(self, key: str, data: memoryview, found_in: Tier) -> None:
         """A hit below the fastest tier: count it and move the block up."""
         self.counters.add("hits")
         self.counters.add("promotions")

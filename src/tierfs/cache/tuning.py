@@ -28,6 +28,8 @@ class Tuning:
     # into huge pages; a streaming reader is done with a block well within it
     huge_page_reads: int = 256 * 2**10  # only reads this small ask for that move: a copy
     # of megabytes gains less from huge pages than the move costs (docs/performance.md)
+    malloc_trim_bytes: int = 32 * 2**20  # malloc'd blocks pushed out by blocks read from
+    # disk before the freed pages go back to the kernel (``malloc_arenas``)
     # directory tiers and their block files
     access_flush_count: int = 256  # batched access times written at this many keys,
     access_flush_seconds: float = 2.0  # or after this long

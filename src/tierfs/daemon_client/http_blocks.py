@@ -237,9 +237,8 @@ class HttpBlockTier(Tier):
     def get(self, key: str, start: int, end: int | None):
         return self._blocks.read(key, start, end)
 
-    def get_block(self, key: str) -> bytes | None:
-        view = self._blocks.read(key, 0, None)
-        return None if view is None else view.obj
+    def get_block(self, key: str) -> memoryview | None:
+        return self._blocks.read(key, 0, None)  # the memory tier copies only a part of a body
 
     def read_into(self, key: str, start: int, end: int, dest: memoryview) -> bool:
         return self._blocks.read(key, start, end, dest) is not None
