@@ -4,6 +4,8 @@ keeping them (and giving back the malloc'd blocks they push out)."""
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from dataclasses import replace
 
 import pytest
@@ -54,6 +56,30 @@ def test_a_tail_block_rounds_up_to_whole_mebibytes_and_reuses_them():
     del block
     tail = pool.take(2 * MIB - 1)
     assert len(tail) == 2 * MIB - 1 and bytes(tail[:1]) == b"\x07"
+
+
+def test_a_child_forked_while_a_thread_holds_the_pool_takes_buffers():
+    pool = BlockBuffers()
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with pool._lock:
+            held.set()
+            release.wait()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait()
+    pid = os.fork()
+    if pid == 0:  # the child: killed by the alarm if the pool's lock is still held
+        signal.alarm(10)
+        view = pool.take(MIB)
+        view[:1] = b"x"
+        os._exit(0)
+    release.set()
+    holder.join()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 def test_large_reads_land_in_pooled_read_only_buffers_small_ones_in_bytes(tmp_path):

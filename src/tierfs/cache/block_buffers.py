@@ -15,9 +15,15 @@ import os
 import threading
 import weakref
 
+from tierfs.cache.after_fork import reset_after_fork
+
 POOLED_FROM = 2**20  # smaller reads are plain bytes: no finalizer, and malloc reuses them
 _SIZE_CLASS = 2**20  # buffers are whole mebibytes, so a block's tail reuses a few sizes
 SPARE_BYTES = 64 * 2**20  # kept for reuse at most; process-wide, as the arenas it replaces
+# private, so a forked child's writes never reach this process's buffers (elsewhere: the
+# platform's own anonymous mapping)
+_PRIVATE = ({"flags": mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS}
+            if hasattr(mmap, "MAP_ANONYMOUS") else {})
 
 
 class BlockBuffers:
@@ -30,6 +36,10 @@ class BlockBuffers:
         self._spares: dict[int, list[mmap.mmap]] = {}
         self._spare_total = 0
         self._kinds: dict[int, type] = {}  # the ctypes array type of each size class
+        reset_after_fork(self, BlockBuffers._after_fork)
+
+    def _after_fork(self) -> None:
+        self._lock = threading.RLock()  # a thread of the parent may have held it at the fork
 
     def take(self, size: int) -> memoryview:
         """A writable view of ``size`` new bytes (contents undefined). The caller fills it
@@ -45,7 +55,7 @@ class BlockBuffers:
             if kind is None:
                 kind = self._kinds[capacity] = type("PooledBlock", (ctypes.c_char * capacity,), {})
         if region is None:
-            region = mmap.mmap(-1, capacity, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+            region = mmap.mmap(-1, capacity, **_PRIVATE)
         owner = kind.from_buffer(region)  # every view of the buffer keeps this alive
         weakref.finalize(owner, self._give_back, region).atexit = False
         with memoryview(owner) as raw:
