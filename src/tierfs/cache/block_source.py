@@ -61,11 +61,11 @@ class BlockSource:
                  tuning: Tuning = TUNING):
         self.cache = cache
         # persisting waits for a quiet moment: as many bytes as the memory tier holds for
-        # it anyway, at least as many as the stores that cannot wait
-        pending = tuning.max_pending_store_bytes
+        # it anyway, at least ``min_deferred_store_bytes``
         self._write_behind = WriteBehind(
-            pending, max(pending, cache.room_for_unpersisted()), cache.activity,
-            tuning.persist_workers)
+            tuning.max_pending_store_bytes,
+            max(tuning.min_deferred_store_bytes, cache.room_for_unpersisted()),
+            cache.activity, tuning.persist_workers)
         self.fetcher = fetcher
         self.block_size = block_size
         self.counters = cache.counters

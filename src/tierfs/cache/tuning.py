@@ -14,7 +14,10 @@ class Tuning:
     # fetching
     fetch_concurrency: int = 8  # concurrent ranged requests to the under store (the daemon's too)
     prefetch_workers: int = 2  # threads fetching read-ahead windows
-    max_pending_store_bytes: int = 64 * 2**20  # fetched bytes queued for the tiers at most
+    max_pending_store_bytes: int = 32 * 2**20  # fetched bytes queued for the memory tier at
+    # most: a long cold read holds them beside the tier's own (docs/performance.md, peak RSS)
+    min_deferred_store_bytes: int = 64 * 2**20  # fetched bytes that may wait to be persisted,
+    # at least (a memory tier lets as many wait as it holds)
     persist_workers: int = 2  # threads writing fetched blocks to disk tiers: with two, the
     # disk writes one block while the other is copied and checksummed (docs/performance.md)
     opening_blocks: int = 64  # a file's first blocks whose daemon descriptors are asked
