@@ -36,6 +36,7 @@ class BlockBuffers:
         self._spares: dict[int, list[mmap.mmap]] = {}
         self._spare_total = 0
         self._kinds: dict[int, type] = {}  # the ctypes array type of each size class
+        self._all_kinds: frozenset[type] = frozenset()  # replaced whole: read without the lock
         reset_after_fork(self, BlockBuffers._after_fork)
 
     def _after_fork(self) -> None:
@@ -54,6 +55,7 @@ class BlockBuffers:
             kind = self._kinds.get(capacity)
             if kind is None:
                 kind = self._kinds[capacity] = type("PooledBlock", (ctypes.c_char * capacity,), {})
+                self._all_kinds = frozenset(self._kinds.values())
         if region is None:
             region = mmap.mmap(-1, capacity, **_PRIVATE)
         owner = kind.from_buffer(region)  # every view of the buffer keeps this alive
@@ -70,7 +72,7 @@ class BlockBuffers:
 
     def pooled(self, data) -> bool:
         """Whether ``data`` is a view of one of these buffers."""
-        return isinstance(data, memoryview) and type(data.obj) in self._kinds.values()
+        return isinstance(data, memoryview) and type(data.obj) in self._all_kinds
 
 
 BUFFERS = BlockBuffers()
