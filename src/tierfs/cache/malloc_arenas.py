@@ -41,10 +41,8 @@ def limit_malloc_arenas() -> bool:
     return _LIBC.mallopt(_M_ARENA_MAX, 1) == 1
 
 
-def release_free_memory() -> bool:
-    """Return the whole free pages of every arena to the kernel (``malloc_trim``); False
-    where there is no glibc. It changes no setting: later allocations fault pages in again."""
-    if _LIBC is None:
-        return False
-    _LIBC.malloc_trim(0)
-    return True
+def release_free_memory() -> None:
+    """Return the whole free pages of every arena to the kernel (``malloc_trim``; nothing
+    without glibc). It changes no setting: later allocations fault pages in again."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
